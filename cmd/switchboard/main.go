@@ -1,0 +1,107 @@
+// Command switchboard is the Switchboard SIP server suite in one binary.
+//
+//	switchboard version          print the version
+//	switchboard parse [-role R] FILE
+//	                             parse one SIP message (a datagram's bytes)
+//	                             and print its structure and the verdict a
+//	                             server in role R (uas, proxy, registrar)
+//	                             owes it; exit 0 when the verdict is ok
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/switchboard-sip/switchboard/sip"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: switchboard version | parse [-role uas|proxy|registrar] FILE")
+		return 2
+	}
+	switch args[0] {
+	case "version":
+		fmt.Fprintln(stdout, "switchboard", version)
+		return 0
+	case "parse":
+		return parseCmd(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "switchboard: unknown command %q; try version or parse\n", args[0])
+	return 2
+}
+
+func parseCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	role := fs.String("role", "uas", "the element judging the message: uas, proxy or registrar")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: switchboard parse [-role uas|proxy|registrar] FILE (- for standard input)")
+		return 2
+	}
+	var p sip.Policy
+	switch *role {
+	case "uas":
+		p.Role = sip.RoleUAS
+	case "proxy":
+		p.Role = sip.RoleProxy
+	case "registrar":
+		p.Role = sip.RoleRegistrar
+	default:
+		fmt.Fprintf(stderr, "switchboard parse: unknown role %q; use uas, proxy or registrar\n", *role)
+		return 2
+	}
+	data, err := readInput(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "switchboard parse: %v\n", err)
+		return 2
+	}
+	m, err := sip.Parse(data)
+	if err != nil {
+		fmt.Fprintf(stdout, "error: %v\n", err)
+		fmt.Fprintln(stdout, "verdict: drop")
+		return 1
+	}
+	fmt.Fprint(stdout, sip.Describe(m))
+	v := p.Check(m)
+	if v.Err != nil {
+		fmt.Fprintf(stdout, "error: %v\n", v.Err)
+	}
+	fmt.Fprintf(stdout, "verdict: %s\n", v)
+	if !v.OK() {
+		return 1
+	}
+	return 0
+}
+
+// readInput reads at most one byte more than a message may hold, so that an
+// oversized file is refused without being read whole.
+func readInput(name string) ([]byte, error) {
+	var r io.Reader = os.Stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, sip.MaxMessageSize+1))
+	if err != nil {
+		return nil, errors.New("read " + name + ": " + err.Error())
+	}
+	return data, nil
+}

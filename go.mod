@@ -1,0 +1,3 @@
+module github.com/switchboard-sip/switchboard
+
+go 1.26

@@ -1,0 +1,133 @@
+package sip
+
+import "strings"
+
+// BranchMagic is the prefix of every RFC 3261 branch (§8.1.1.7).
+const BranchMagic = "z9hG4bK"
+
+// Via is one Via header field value (RFC 3261 §20.42).
+type Via struct {
+	Protocol  string // protocol name, "SIP"
+	Version   string // "2.0"
+	Transport string // "UDP", "TCP", "TLS", "SCTP", "WS", "WSS" or an extension token
+	Host      string // sent-by host; IPv6 references keep their brackets
+	Port      int    // sent-by port, 0 when absent
+	Params    Params // via-params: branch, received, rport, maddr, ttl …
+}
+
+// Branch returns the branch parameter.
+func (v *Via) Branch() string { return v.Params.Value("branch") }
+
+// ParseVia parses a single Via value: sent-protocol LWS sent-by *(;via-params).
+// LWS is allowed around '/' and ':' (RFC 3261 §25.1 SLASH, COLON).
+func ParseVia(s string) (Via, error) {
+	var v Via
+	i := skipLWS(s, 0)
+	var parts [3]string
+	for n := 0; n < 3; n++ {
+		j := scanToken(s, i)
+		if j == i {
+			return v, errorf("malformed sent-protocol")
+		}
+		parts[n] = s[i:j]
+		i = skipLWS(s, j)
+		if n < 2 {
+			if i >= len(s) || s[i] != '/' {
+				return v, errorf("malformed sent-protocol")
+			}
+			i = skipLWS(s, i+1)
+		}
+	}
+	v.Protocol, v.Version, v.Transport = parts[0], parts[1], parts[2]
+	// sent-by
+	start := i
+	if i < len(s) && s[i] == '[' {
+		j := strings.IndexByte(s[i:], ']')
+		if j < 0 || !validIPv6(s[i+1:i+j]) {
+			return v, errorf("malformed IPv6 sent-by")
+		}
+		i += j + 1
+	} else {
+		for i < len(s) && charClass[s[i]]&cHost != 0 {
+			i++
+		}
+	}
+	if i == start {
+		return v, errorf("missing sent-by host")
+	}
+	v.Host = s[start:i]
+	i = skipLWS(s, i)
+	if i < len(s) && s[i] == ':' {
+		i = skipLWS(s, i+1)
+		j := i
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		p, ok := parseUint(s[i:j], 65535)
+		if !ok {
+			return v, errorf("malformed sent-by port")
+		}
+		v.Port = int(p)
+		i = skipLWS(s, j)
+	}
+	if i < len(s) {
+		if s[i] != ';' {
+			return v, errorf("unexpected %q after sent-by", s[i])
+		}
+		v.Params = Params(s[i+1:])
+		if err := checkHeaderParams(string(v.Params)); err != nil {
+			return v, err
+		}
+		if err := checkViaParams(v.Params); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+// checkViaParams applies the value grammar of the well-known via-params.
+func checkViaParams(p Params) error {
+	if v, ok := p.Get("ttl"); ok {
+		if _, ok := parseUint(v, 255); !ok {
+			return errorf("ttl must be 0-255")
+		}
+	}
+	if v, ok := p.Get("rport"); ok && v != "" {
+		if _, ok := parseUint(v, 65535); !ok {
+			return errorf("malformed rport")
+		}
+	}
+	if v, ok := p.Get("received"); ok {
+		// RFC 5118 §4.5: accept IPv6 with and without brackets.
+		if _, ok := HostAddr(v); !ok {
+			return errorf("received is not an IP address")
+		}
+	}
+	if v, ok := p.Get("branch"); ok && !isTokenString(v) {
+		return errorf("malformed branch")
+	}
+	return nil
+}
+
+// String returns the wire form of v.
+func (v Via) String() string { return string(v.AppendTo(nil)) }
+
+// AppendTo appends the wire form of v to b.
+func (v *Via) AppendTo(b []byte) []byte {
+	b = append(b, v.Protocol...)
+	b = append(b, '/')
+	b = append(b, v.Version...)
+	b = append(b, '/')
+	b = append(b, v.Transport...)
+	b = append(b, ' ')
+	b = append(b, v.Host...)
+	if v.Port != 0 {
+		b = append(b, ':')
+		b = appendUint(b, uint64(v.Port))
+	}
+	if v.Params != "" {
+		b = append(b, ';')
+		b = append(b, v.Params...)
+	}
+	return b
+}
