@@ -16,14 +16,8 @@ func NewResponse(req *Message, code int, reason string) *Message {
 	if reason == "" {
 		reason = StatusText(code)
 	}
-	n := 0
-	for i := range req.Headers {
-		switch req.Headers[i].k() {
-		case hVia, hFrom, hTo, hCallID, hCSeq, hRecordRoute, hTimestamp:
-			n++
-		}
-	}
-	res := &Message{StatusCode: code, Reason: reason, Version: "SIP/2.0", Headers: make([]Header, 0, n+2)}
+	res := &Message{StatusCode: code, Reason: reason, Version: "SIP/2.0"}
+	res.Headers = res.inline[:0]
 	dialog := code > 100 && code < 300 && (req.Method == "INVITE" || req.Method == "SUBSCRIBE")
 	for _, h := range req.Headers {
 		switch h.k() {
@@ -80,7 +74,8 @@ func responseTag(req *Message) string {
 // UAC except Via, which the transport adds: To, From, Call-ID, CSeq and
 // Max-Forwards (70). from should carry a tag (NewTag).
 func NewRequest(method string, target URI, from, to Address, callID string, seq uint32) *Message {
-	m := &Message{Method: method, RequestURI: target, Version: "SIP/2.0", Headers: make([]Header, 0, 8)}
+	m := &Message{Method: method, RequestURI: target, Version: "SIP/2.0"}
+	m.Headers = m.inline[:0]
 	m.Headers = append(m.Headers,
 		NewHeader("To", to.String()),
 		NewHeader("From", from.String()),

@@ -45,6 +45,9 @@ func errorf(format string, args ...any) error {
 
 // inHeader names the header an error came from.
 func inHeader(name string, err error) error {
+	if err == nil {
+		return nil
+	}
 	var se *SyntaxError
 	if !errors.As(err, &se) || se.What == name {
 		return err

@@ -3,6 +3,7 @@ package sip
 import (
 	"bytes"
 	"fmt"
+	"os"
 )
 
 // compareMessages reports how two messages differ in what a receiver sees:
@@ -39,3 +40,5 @@ func withoutCL(hs []Header) []Header {
 	}
 	return out
 }
+
+func readFile(name string) ([]byte, error) { return os.ReadFile(name) }

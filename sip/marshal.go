@@ -145,7 +145,7 @@ func (u *URI) size() int {
 // shared.
 func (m *Message) Clone() *Message {
 	c := *m
-	c.Headers = append([]Header(nil), m.Headers...)
+	c.Headers = append(c.inline[:0], m.Headers...)
 	if m.Body != nil {
 		c.Body = append([]byte(nil), m.Body...)
 	}

@@ -9,8 +9,8 @@ import (
 // compact, in any case); Value has surrounding white space removed but keeps
 // any folded line breaks inside it, so headers the stack does not touch are
 // forwarded byte for byte. A Header with an empty Name is a line that had no
-// colon; it is kept so the message is not silently altered, and Validate
-// rejects it.
+// name (no colon, or nothing before it); its Value is the whole line, kept so
+// the message is not silently altered, and Validate rejects it.
 //
 // Build headers with NewHeader, or as a literal: the cached kind is filled in
 // on first use. Change a header's Name only by replacing the whole Header.
@@ -67,6 +67,8 @@ type Message struct {
 	// start line, a header line without a colon, a Content-Length that does
 	// not match the datagram. Validate turns it into 400 (or a drop).
 	defect error
+	// inline backs Headers for typical messages, saving an allocation.
+	inline [16]Header
 }
 
 // IsRequest reports whether m is a request.

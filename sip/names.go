@@ -1,5 +1,7 @@
 package sip
 
+import "strings"
+
 // hkind identifies a header the stack knows by name. The zero value means
 // "not looked up yet"; hOther is any other header.
 type hkind uint8
@@ -114,35 +116,85 @@ var compactForms = [26]hkind{
 	'y' - 'a': hIdentity,
 }
 
-// byLength buckets the known names by length for a quick lookup.
-var byLength = func() (t [24][]hkind) {
+// byShape buckets the known long names by length and lower-cased first
+// letter, at most three to a bucket, so that a lookup compares one or two
+// strings. TestKindOf checks that every name finds its bucket.
+var byShape = func() (t [24][26][3]hkind) {
 	for k := hkind(hAccept); k < numKinds; k++ {
-		n := len(canonicalNames[k])
-		t[n] = append(t[n], k)
+		n := canonicalNames[k]
+		b := &t[len(n)][n[0]|0x20-'a']
+		for i := range b {
+			if b[i] == hNone {
+				b[i] = k
+				break
+			}
+		}
 	}
 	return t
 }()
 
 // kindOf classifies a header name, long or compact, in any letter case.
 func kindOf(name string) hkind {
+	if len(name) == 0 || len(name) >= len(byShape) {
+		return hOther
+	}
+	c := name[0] | 0x20
+	if c < 'a' || c > 'z' {
+		return hOther
+	}
 	if len(name) == 1 {
-		c := name[0] | 0x20
-		if c >= 'a' && c <= 'z' {
-			if k := compactForms[c-'a']; k != hNone {
-				return k
-			}
+		if k := compactForms[c-'a']; k != hNone {
+			return k
 		}
 		return hOther
 	}
-	if len(name) >= len(byLength) {
-		return hOther
-	}
-	for _, k := range byLength[len(name)] {
-		if equalFold(name, canonicalNames[k]) {
+	b := &byShape[len(name)][c-'a']
+	for _, k := range b {
+		if k == hNone {
+			break
+		}
+		if foldedEqual(name, lowerNames[k]) {
 			return k
 		}
 	}
 	return hOther
+}
+
+// lowerNames holds canonicalNames in lower case.
+var lowerNames = func() (t [numKinds]string) {
+	for k, n := range canonicalNames {
+		t[k] = strings.ToLower(n)
+	}
+	return t
+}()
+
+// foldedEqual reports whether name equals lower, a lower-case header name
+// made of letters, digits and '-', ignoring the case of name. OR-ing 0x20
+// lower-cases letters and leaves '-' and digits alone; no other byte can
+// fold onto those, so the comparison is exact. It compares eight bytes at a
+// time.
+func foldedEqual(name, lower string) bool {
+	if len(name) != len(lower) {
+		return false
+	}
+	i := 0
+	for ; i+8 <= len(name); i += 8 {
+		if load64(name, i)|0x2020202020202020 != load64(lower, i) {
+			return false
+		}
+	}
+	for ; i < len(name); i++ {
+		if name[i]|0x20 != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // CanonicalName returns the RFC spelling of a known header name, expanding

@@ -47,18 +47,12 @@ func skipCRLF(b []byte) int {
 
 // parse fills m from buf, which m takes ownership of. In datagram mode the
 // body runs to the end of buf, as Content-Length allows; in stream mode buf
-// has been cut to exactly one message by the framer.
+// has been cut to exactly one message by the framer. One pass over the
+// header section splits the lines; nothing is copied.
 func (m *Message) parse(buf []byte, datagram bool) error {
-	// The header strings alias buf[:hdrEnd], which nothing ever writes to
+	// Header strings alias buf before the body, which nothing writes to
 	// again: Body, the only part handed out as bytes, starts after it.
-	hdrEnd, bodyStart := headerEnd(buf)
-	if hdrEnd < 0 {
-		if !datagram {
-			return errorf("header section not terminated")
-		}
-		hdrEnd, bodyStart = len(buf), len(buf)
-	}
-	s := unsafe.String(unsafe.SliceData(buf), hdrEnd)
+	s := unsafe.String(unsafe.SliceData(buf), len(buf))
 
 	// Start line.
 	eol := strings.IndexByte(s, '\n')
@@ -73,11 +67,21 @@ func (m *Message) parse(buf []byte, datagram bool) error {
 		return err
 	}
 
-	// Headers.
-	lines := bytes.Count(buf[:hdrEnd], []byte{'\n'}) + 1
-	m.Headers = make([]Header, 0, lines)
+	// Headers, up to the empty line (RFC 3261 §7.3; bare LF tolerated).
+	// Appending to a local slice keeps the slice header out of the heap
+	// (and its write barrier) until the end.
+	hs := m.inline[:0]
+	bodyStart := -1
 	i := eol + 1
 	for i < len(s) {
+		if s[i] == '\n' {
+			bodyStart = i + 1
+			break
+		}
+		if s[i] == '\r' && i+1 < len(s) && s[i+1] == '\n' {
+			bodyStart = i + 2
+			break
+		}
 		e := strings.IndexByte(s[i:], '\n')
 		if e < 0 {
 			e = len(s)
@@ -93,25 +97,17 @@ func (m *Message) parse(buf []byte, datagram bool) error {
 				e += 1 + n
 			}
 		}
-		raw := s[i:e]
+		if h, ok := m.splitLine(s[i:e]); ok {
+			hs = append(hs, h)
+		}
 		i = e + 1
-		if t := trimLWS(raw); t == "" {
-			continue
+	}
+	m.Headers = hs
+	if bodyStart < 0 {
+		if !datagram {
+			return errorf("header section not terminated")
 		}
-		if isWS(raw[0]) {
-			m.setDefect(errorf("continuation line without a header: %s", quoteShort(trimLWS(raw))))
-		}
-		colon := strings.IndexByte(raw, ':')
-		if colon < 0 {
-			m.setDefect(errorf("header line without a colon: %s", quoteShort(trimLWS(raw))))
-			m.Headers = append(m.Headers, Header{Value: trimLWS(raw), kind: hOther})
-			continue
-		}
-		name := trimLWS(raw[:colon])
-		if !isTokenString(name) {
-			m.setDefect(errorf("malformed header name %s", quoteShort(name)))
-		}
-		m.Headers = append(m.Headers, Header{Name: name, Value: trimLWS(raw[colon+1:]), kind: kindOf(name)})
+		bodyStart = len(buf)
 	}
 
 	// Body (RFC 3261 §18.3, §20.14).
@@ -137,6 +133,62 @@ func (m *Message) parse(buf []byte, datagram bool) error {
 	return nil
 }
 
+// splitLine splits one (possibly folded) header line into name and value.
+// ok is false for a line of white space only.
+func (m *Message) splitLine(raw string) (h Header, ok bool) {
+	// Fast path: a token name, optional white space, ':'.
+	i := 0
+	for i < len(raw) && isToken(raw[i]) {
+		i++
+	}
+	j := i
+	for j < len(raw) && isWS(raw[j]) {
+		j++
+	}
+	if i == 0 || j == len(raw) || raw[j] != ':' {
+		return m.splitOddLine(raw)
+	}
+	v := raw[j+1:]
+	// Usually "Name: value\r": peel those two off before the general trim.
+	if n := len(v); n > 0 && v[n-1] == '\r' {
+		v = v[:n-1]
+	}
+	if len(v) > 0 && v[0] == ' ' {
+		v = v[1:]
+	}
+	if n := len(v); n > 0 && (isLWSByte(v[0]) || isLWSByte(v[n-1])) {
+		v = trimLWS(v)
+	}
+	return Header{Name: raw[:i], Value: v, kind: kindOf(raw[:i])}, true
+}
+
+// splitOddLine handles a header line that does not start with "token:":
+// white space before the name, a name that is not a token, no colon at all.
+func (m *Message) splitOddLine(raw string) (Header, bool) {
+	t := trimLWS(raw)
+	if t == "" {
+		return Header{}, false
+	}
+	if isWS(raw[0]) {
+		m.setDefect(errorf("continuation line without a header: %s", quoteShort(t)))
+	}
+	colon := strings.IndexByte(raw, ':')
+	name := ""
+	if colon >= 0 {
+		name = trimLWS(raw[:colon])
+	}
+	if name == "" {
+		// Kept whole, as a line without a name, so that it is written
+		// back as it came.
+		m.setDefect(errorf("header line without a name: %s", quoteShort(t)))
+		return Header{Value: t, kind: hOther}, true
+	}
+	if !isTokenString(name) {
+		m.setDefect(errorf("malformed header name %s", quoteShort(name)))
+	}
+	return Header{Name: name, Value: trimLWS(raw[colon+1:]), kind: kindOf(name)}, true
+}
+
 // contentLength returns the declared body length and how many Content-Length
 // headers declared it; differing values are an error (RFC 4475 §3.3.9).
 func (m *Message) contentLength() (cl, n int, err error) {
@@ -145,7 +197,7 @@ func (m *Message) contentLength() (cl, n int, err error) {
 		if h.k() != hContentLength {
 			continue
 		}
-		v, ok := parseUint(h.Value, MaxMessageSize)
+		v, ok := parseUint(h.Value, 1<<31-1)
 		if !ok {
 			return 0, n, &SyntaxError{What: "Content-Length", Msg: "not a length: " + quoteShort(h.Value)}
 		}
@@ -164,11 +216,12 @@ func (m *Message) setDefect(err error) {
 	}
 }
 
-// headerEnd finds the empty line that ends the header section and returns the
-// offset of the line break that precedes it and the offset of the body. Bare
-// LF line ends are tolerated. It returns -1 if there is no empty line.
-func headerEnd(b []byte) (end, body int) {
-	for i := 0; ; {
+// headerEnd finds the empty line that ends the header section, searching
+// from offset from (which must not lie inside a line break), and returns the
+// offset of the line break before it and the offset of the body. Bare LF
+// line ends are tolerated. It returns -1 if there is no empty line.
+func headerEnd(b []byte, from int) (end, body int) {
+	for i := from; ; {
 		j := bytes.IndexByte(b[i:], '\n')
 		if j < 0 {
 			return -1, -1
@@ -180,8 +233,6 @@ func headerEnd(b []byte) (end, body int) {
 			return j, j + 2
 		case j+2 < len(b) && b[j+1] == '\r' && b[j+2] == '\n':
 			return j, j + 3
-		case j+2 == len(b) && b[j+1] == '\r':
-			return -1, -1
 		}
 		i = j + 1
 	}
@@ -199,8 +250,10 @@ func (m *Message) parseStartLine(line string) error {
 	}
 	m.Method = line[:sp]
 	rest := line[sp+1:]
-	last := strings.LastIndexByte(rest, ' ')
-	if last < 0 {
+	if n := len(rest) - len(" SIP/2.0"); n > 0 && rest[n:] == " SIP/2.0" {
+		// The common case needs no further version checks.
+		m.target, m.Version = rest[:n], rest[n+1:]
+	} else if last := strings.LastIndexByte(rest, ' '); last < 0 {
 		m.target = rest
 		m.setDefect(&SyntaxError{What: "Request-Line", Msg: "missing SIP-Version"})
 	} else {
@@ -224,7 +277,7 @@ func (m *Message) parseStatusLine(line string) error {
 		return errorf("status line without a status code: %s", quoteShort(line))
 	}
 	m.Version = line[:sp]
-	if !validVersion(m.Version) {
+	if m.Version != "SIP/2.0" && !validVersion(m.Version) {
 		m.setDefect(&SyntaxError{What: "Status-Line", Msg: "malformed SIP-Version " + quoteShort(m.Version)})
 	}
 	rest := line[sp+1:]

@@ -1,0 +1,94 @@
+package sip
+
+import (
+	"testing"
+
+	"github.com/switchboard-sip/switchboard/sip/siptest"
+)
+
+func benchParse(b *testing.B, msg string) {
+	data := []byte(msg)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		m, err := Parse(data)
+		if err != nil || m.Defect() != nil {
+			b.Fatal(err, m.Defect())
+		}
+	}
+}
+
+// BenchmarkParseInvite parses a typical INVITE with SDP (the issue's
+// allocation target: at most 4).
+func BenchmarkParseInvite(b *testing.B)   { benchParse(b, siptest.Invite) }
+func BenchmarkParseRegister(b *testing.B) { benchParse(b, siptest.Register) }
+func BenchmarkParseOK(b *testing.B)       { benchParse(b, siptest.OK) }
+
+// BenchmarkParseInviteHeaders parses the INVITE and reads what a proxy
+// reads: top Via, From and To tags, Call-ID, CSeq, Max-Forwards.
+func BenchmarkParseInviteHeaders(b *testing.B) {
+	data := []byte(siptest.Invite)
+	b.ReportAllocs()
+	for b.Loop() {
+		m, err := Parse(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		v, err1 := m.Via()
+		f, err2 := m.From()
+		t, err3 := m.To()
+		c, err4 := m.CSeq()
+		mf, err5 := m.MaxForwards()
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil ||
+			v.Branch() == "" || f.Tag() == "" || t.Tag() != "" || c.Seq == 0 || mf != 70 || m.CallID() == "" {
+			b.Fatal("bad values")
+		}
+	}
+}
+
+// BenchmarkValidateInvite runs the proxy's validator over a parsed INVITE.
+func BenchmarkValidateInvite(b *testing.B) {
+	m, err := Parse([]byte(siptest.Invite))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := Policy{Role: RoleProxy}
+	b.ReportAllocs()
+	for b.Loop() {
+		if v := p.Check(m); !v.OK() {
+			b.Fatal(v.Err)
+		}
+	}
+}
+
+// BenchmarkResponse builds a 200 OK from a parsed INVITE and serializes it
+// into a reused buffer.
+func BenchmarkResponse(b *testing.B) {
+	req, err := Parse([]byte(siptest.Invite))
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	for b.Loop() {
+		res := NewResponse(req, 200, "")
+		res.Add("Contact", "<sip:bob@192.0.2.4>")
+		buf = res.AppendTo(buf[:0])
+	}
+	if _, err := Parse(buf); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkMarshalInvite serializes a parsed INVITE (a proxy forwarding it).
+func BenchmarkMarshalInvite(b *testing.B) {
+	m, err := Parse([]byte(siptest.Invite))
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = m.AppendTo(buf[:0])
+	}
+}
