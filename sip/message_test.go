@@ -1,0 +1,248 @@
+package sip
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func mustParse(t *testing.T, s string) *Message {
+	t.Helper()
+	m, err := Parse([]byte(s))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return m
+}
+
+const simpleInvite = "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n" +
+	"Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n" +
+	"Record-Route: <sip:p1.example.com;lr>\r\n" +
+	"Max-Forwards: 70\r\n" +
+	"To: Bob <sip:bob@biloxi.example.com>\r\n" +
+	"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n" +
+	"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n" +
+	"CSeq: 314159 INVITE\r\n" +
+	"Timestamp: 54\r\n" +
+	"Contact: <sip:alice@pc33.atlanta.example.com>\r\n" +
+	"Content-Length: 0\r\n\r\n"
+
+// TestKindOf: every known name, its compact form and any letter case map to
+// the same header.
+func TestKindOf(t *testing.T) {
+	for k := hkind(hAccept); k < numKinds; k++ {
+		n := canonicalNames[k]
+		for _, v := range []string{n, strings.ToLower(n), strings.ToUpper(n)} {
+			if got := kindOf(v); got != k {
+				t.Errorf("kindOf(%q) = %v, want %v", v, got, k)
+			}
+		}
+	}
+	compact := map[string]string{"i": "Call-ID", "m": "Contact", "e": "Content-Encoding", "l": "Content-Length",
+		"c": "Content-Type", "f": "From", "s": "Subject", "k": "Supported", "t": "To", "v": "Via", "o": "Event",
+		"r": "Refer-To", "b": "Referred-By", "u": "Allow-Events", "x": "Session-Expires", "y": "Identity",
+		"a": "Accept-Contact", "j": "Reject-Contact", "d": "Request-Disposition"}
+	for short, long := range compact {
+		if got := CanonicalName(short); got != long {
+			t.Errorf("CanonicalName(%q) = %q, want %q", short, got, long)
+		}
+		if got := CanonicalName(strings.ToUpper(short)); got != long {
+			t.Errorf("CanonicalName(%q) = %q, want %q", strings.ToUpper(short), got, long)
+		}
+	}
+	for _, other := range []string{"X-Custom", "g", "Via-X", "Fromm", "Contact_", ""} {
+		if got := CanonicalName(other); got != other {
+			t.Errorf("CanonicalName(%q) = %q, want it unchanged", other, got)
+		}
+	}
+}
+
+// TestNewResponse follows RFC 3261 §8.2.6.
+func TestNewResponse(t *testing.T) {
+	req := mustParse(t, simpleInvite)
+	ringing := NewResponse(req, 180, "")
+	ok := NewResponse(req, 200, "")
+	trying := NewResponse(req, 100, "")
+	for _, res := range []*Message{ringing, ok, trying} {
+		if res.CallID() != req.CallID() || res.Get("Via") != req.Get("Via") || res.Get("From") != req.Get("From") || res.Get("CSeq") != req.Get("CSeq") {
+			t.Errorf("%d: Via/From/Call-ID/CSeq not copied:\n%s", res.StatusCode, res)
+		}
+		if res.Has("Contact") || res.Has("Max-Forwards") {
+			t.Errorf("%d: copied a header it should not have", res.StatusCode)
+		}
+	}
+	to1, _ := ringing.To()
+	to2, _ := ok.To()
+	if to1.Tag() == "" || to1.Tag() != to2.Tag() {
+		t.Errorf("To tags %q and %q: want one non-empty tag for the whole transaction", to1.Tag(), to2.Tag())
+	}
+	if to, _ := trying.To(); to.Tag() != "" {
+		t.Errorf("100 Trying carries a To tag %q", to.Tag())
+	}
+	if trying.Get("Timestamp") != "54" || ok.Has("Timestamp") {
+		t.Errorf("Timestamp belongs in 100 only (§8.2.6.1)")
+	}
+	if !ok.Has("Record-Route") || NewResponse(req, 486, "").Has("Record-Route") {
+		t.Errorf("Record-Route belongs in dialog-creating responses only (§12.1.1)")
+	}
+	if ok.Reason != "OK" || NewResponse(req, 486, "Busy Here, Really").Reason != "Busy Here, Really" {
+		t.Errorf("reason phrases wrong")
+	}
+	// A request from another transaction gets another tag.
+	other := mustParse(t, strings.Replace(simpleInvite, "z9hG4bK776asdhds", "z9hG4bK999", 1))
+	if to3, _ := NewResponse(other, 200, "").To(); to3.Tag() == to1.Tag() {
+		t.Errorf("different requests got the same To tag")
+	}
+	// An existing To tag is kept.
+	inDialog := mustParse(t, strings.Replace(simpleInvite, "To: Bob <sip:bob@biloxi.example.com>", "To: Bob <sip:bob@biloxi.example.com>;tag=abc", 1))
+	if got := NewResponse(inDialog, 200, "").Get("To"); got != "Bob <sip:bob@biloxi.example.com>;tag=abc" {
+		t.Errorf("To = %q", got)
+	}
+	back := mustParse(t, ok.String())
+	if v := (&Policy{}).Check(back); !v.OK() {
+		t.Errorf("built response fails validation: %v", v.Err)
+	}
+}
+
+func TestHeaderEditing(t *testing.T) {
+	m := mustParse(t, simpleInvite)
+	m.Prepend("Via", "SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp1")
+	if v, _ := m.Via(); v.Host != "proxy.example.com" {
+		t.Errorf("Prepend: top Via host = %q", v.Host)
+	}
+	m.Set("max-forwards", "69")
+	if mf, _ := m.MaxForwards(); mf != 69 || m.Get("Max-Forwards") != "69" {
+		t.Errorf("Set: Max-Forwards = %d", mf)
+	}
+	m.Del("v")
+	if m.Has("Via") {
+		t.Errorf("Del(\"v\") left a Via")
+	}
+	c := m.Clone()
+	c.Set("Call-ID", "changed")
+	c.Body = append(c.Body, 'x')
+	if m.CallID() == "changed" || len(m.Body) != 0 {
+		t.Errorf("Clone shares state with the original")
+	}
+}
+
+// TestListValues: header lines and commas are equivalent (RFC 3261 §7.3.1),
+// commas in quotes and <> are not separators.
+func TestListValues(t *testing.T) {
+	m := mustParse(t, "OPTIONS sip:a@b SIP/2.0\r\n"+
+		"Supported: timer, 100rel\r\nk: path\r\n"+
+		"Contact: \"Doe, John\" <sip:j,1@h;x=2>, <sip:k@h>;q=0.5\r\n"+
+		"m: sip:l@h\r\n\r\n")
+	if got := slices.Collect(m.Values("Supported")); !slices.Equal(got, []string{"timer", "100rel", "path"}) {
+		t.Errorf("Supported values = %q", got)
+	}
+	var users []string
+	for c, err := range m.Contacts() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, c.Display+"|"+c.URI.User)
+	}
+	if want := []string{"Doe, John|j,1", "|k", "|l"}; !slices.Equal(users, want) {
+		t.Errorf("contacts = %q, want %q", users, want)
+	}
+}
+
+// TestParseFraming covers leading CRLFs (§7.5), folded lines (§7.3.1) and
+// bare-LF line ends.
+func TestParseFraming(t *testing.T) {
+	m := mustParse(t, "\r\n\r\nOPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h\n ;branch=z9hG4bK1\nSubject: a\n\tb\n\n")
+	if m.Method != "OPTIONS" {
+		t.Fatalf("method %q", m.Method)
+	}
+	if v, err := m.Via(); err != nil || v.Branch() != "z9hG4bK1" {
+		t.Errorf("folded Via: %+v %v", v, err)
+	}
+	if got := m.Get("s"); got != "a\n\tb" {
+		t.Errorf("folded Subject kept as %q", got)
+	}
+	for _, bad := range []string{"", "\r\n\r\n", "hello", "<html>\r\n"} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("Parse(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestRegressionNamelessHeaderLine: a header line ":" (found by FuzzParse)
+// once serialized as an empty line and ended the header section early.
+func TestRegressionNamelessHeaderLine(t *testing.T) {
+	m := mustParse(t, "0 A:0\n:")
+	wire := m.String()
+	if !strings.Contains(wire, "\r\n:\r\n") {
+		t.Errorf("nameless line not written back as it came: %q", wire)
+	}
+	back := mustParse(t, wire)
+	if back.Defect() == nil || len(back.Body) != 0 {
+		t.Errorf("re-parse: defect %v, body %q", back.Defect(), back.Body)
+	}
+	if v := (&Policy{}).Check(back); v.Code != 400 {
+		t.Errorf("verdict %v, want 400", v)
+	}
+}
+
+// TestValidatorResponses covers verdicts the torture corpus does not.
+func TestValidatorResponses(t *testing.T) {
+	uas := Policy{Extensions: []string{"100rel"}}
+	cases := []struct {
+		name, edit, from, want string
+		p                      Policy
+	}{
+		{"ok", "", "", "ok", uas},
+		{"supported Require", "Max-Forwards: 70", "Max-Forwards: 70\r\nRequire: 100rel", "ok", uas},
+		{"missing Via", "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n", "", "400", uas},
+		{"missing CSeq", "CSeq: 314159 INVITE\r\n", "", "400", uas},
+		{"two Call-IDs", "Max-Forwards: 70", "Max-Forwards: 70\r\nCall-ID: x", "400", uas},
+		{"Max-Forwards 256", "Max-Forwards: 70", "Max-Forwards: 256", "400", uas},
+		{"bad Expires", "Max-Forwards: 70", "Max-Forwards: 70\r\nExpires: soon", "400", uas},
+		{"empty Via value", "Max-Forwards: 70", "Max-Forwards: 70\r\nVia: ", "400", uas},
+		{"Contact * outside REGISTER", "Contact: <sip:alice@pc33.atlanta.example.com>", "Contact: *", "400", uas},
+		{"bad Content-Type", "Max-Forwards: 70", "Max-Forwards: 70\r\nContent-Type: sdp", "400", uas},
+		{"SIP/3.0", "SIP/2.0\r\nVia", "SIP/3.0\r\nVia", "505", uas},
+		{"proxy Max-Forwards 0", "Max-Forwards: 70", "Max-Forwards: 0", "483", Policy{Role: RoleProxy}},
+		{"UAS Max-Forwards 0", "Max-Forwards: 70", "Max-Forwards: 0", "ok", uas},
+		{"sips only", "", "", "416", Policy{Schemes: []string{"sips"}}},
+		{"method not in list", "", "", "501", Policy{Methods: []string{"OPTIONS"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := simpleInvite
+			if c.edit != "" {
+				s = strings.Replace(s, c.edit, c.from, 1)
+			}
+			m := mustParse(t, s)
+			if got := c.p.Check(m); verdictCode(got) != c.want {
+				t.Errorf("verdict %v (%v), want %s", got, got.Err, c.want)
+			}
+		})
+	}
+	// Require is not applied to ACK and CANCEL (§8.2.2.3).
+	for _, method := range []string{"ACK", "CANCEL"} {
+		m := mustParse(t, strings.NewReplacer("INVITE sip", method+" sip", "314159 INVITE", "314159 "+method, "Max-Forwards: 70", "Max-Forwards: 70\r\nRequire: foo").Replace(simpleInvite))
+		if v := uas.Check(m); !v.OK() {
+			t.Errorf("%s with unknown Require: %v", method, v)
+		}
+	}
+	if v := uas.Check(mustParse(t, strings.Replace(simpleInvite, "Max-Forwards: 70", "Max-Forwards: 70\r\nRequire: foo", 1))); v.Code != 420 {
+		t.Errorf("INVITE with unknown Require: %v", v)
+	}
+	// An ACK that fails is dropped, never answered (§17.1.1.3).
+	ack := mustParse(t, strings.NewReplacer("INVITE sip", "ACK sip", "314159 INVITE", "314159 ACK", "Max-Forwards: 70", "Max-Forwards: x").Replace(simpleInvite))
+	if v := uas.Check(ack); !v.Drop {
+		t.Errorf("bad ACK: verdict %v, want drop", v)
+	}
+}
+
+func verdictCode(v Verdict) string {
+	switch {
+	case v.Drop:
+		return "drop"
+	case v.Code == 0:
+		return "ok"
+	}
+	return string(appendUint(nil, uint64(v.Code)))
+}
