@@ -123,9 +123,9 @@ type StreamReader struct {
 	// §3.5.1).
 	KeepAlive func()
 
-	r    io.Reader
-	buf  []byte // buf[off:] holds unread bytes
-	off  int
+	r       io.Reader
+	buf     []byte // buf[off:] holds unread bytes
+	off     int
 	crlf    int // CRLF pairs seen since the last message or ping
 	scanned int // bytes of the pending message already searched by frame
 }

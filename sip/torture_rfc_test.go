@@ -423,7 +423,7 @@ func TestTorture(t *testing.T) {
 			}
 			roles := []struct {
 				name, want string
-				p      Policy
+				p          Policy
 			}{{"uas", tc.uas, tortureUAS}, {"proxy", tc.proxy, Policy{Role: RoleProxy}}, {"registrar", tc.registrar, Policy{Role: RoleRegistrar}}}
 			for _, r := range roles {
 				if r.want == "" {
