@@ -180,8 +180,9 @@ func TestRegressionNamelessHeaderLine(t *testing.T) {
 	if back.Defect() == nil || len(back.Body) != 0 {
 		t.Errorf("re-parse: defect %v, body %q", back.Defect(), back.Body)
 	}
-	if v := (&Policy{}).Check(back); v.Code != 400 {
-		t.Errorf("verdict %v, want 400", v)
+	// No Via: nothing to route an answer to.
+	if v := (&Policy{}).Check(back); !v.Drop {
+		t.Errorf("verdict %v, want drop", v)
 	}
 }
 
@@ -194,7 +195,8 @@ func TestValidatorResponses(t *testing.T) {
 	}{
 		{"ok", "", "", "ok", uas},
 		{"supported Require", "Max-Forwards: 70", "Max-Forwards: 70\r\nRequire: 100rel", "ok", uas},
-		{"missing Via", "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n", "", "400", uas},
+		{"missing Via", "Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n", "", "drop", uas},
+		{"unusable Via", "SIP/2.0/UDP pc33", "SIP/2.0/UDP <pc33>", "drop", uas},
 		{"missing CSeq", "CSeq: 314159 INVITE\r\n", "", "400", uas},
 		{"two Call-IDs", "Max-Forwards: 70", "Max-Forwards: 70\r\nCall-ID: x", "400", uas},
 		{"Max-Forwards 256", "Max-Forwards: 70", "Max-Forwards: 256", "400", uas},

@@ -102,8 +102,9 @@ func reject(code int, err error, hdrs ...Header) Verdict {
 // request checks of RFC 3261 §8.2 (UAS) and §16.3 (proxy) and the response
 // checks of §8.1.3.3 and §16.7, with the verdicts RFC 4475 and RFC 5118 ask
 // for. Checks run in the order the RFC lists them, and the first failure
-// decides. A request that fails and is an ACK is dropped (no response is ever
-// sent to an ACK, §17.1.1.3).
+// decides. A request that fails is dropped instead of answered when it is an
+// ACK (no response is ever sent to an ACK, §17.1.1.3) or when it has no
+// usable Via to send the answer to (§18.2.2).
 func (p *Policy) Check(m *Message) Verdict {
 	if m.IsResponse() {
 		if err := p.checkResponse(m); err != nil {
@@ -112,7 +113,15 @@ func (p *Policy) Check(m *Message) Verdict {
 		return Verdict{}
 	}
 	v := p.checkRequest(m)
-	if !v.OK() && m.Method == "ACK" {
+	if v.OK() {
+		return v
+	}
+	if m.Method == "ACK" {
+		return Verdict{Drop: true, Err: v.Err}
+	}
+	if !m.routable() {
+		// §18.2.2: responses are routed by the top Via's sent-by; without
+		// one no answer can reach the sender.
 		return Verdict{Drop: true, Err: v.Err}
 	}
 	return v
@@ -191,6 +200,18 @@ func (p *Policy) checkRequest(m *Message) Verdict {
 		}
 	}
 	return Verdict{}
+}
+
+// routable reports whether the top Via names a transport and sent-by that a
+// response could be sent to, even if its parameters are malformed.
+func (m *Message) routable() bool {
+	h := m.find(hVia)
+	if h == nil {
+		return false
+	}
+	item, _, _ := nextListItem(h.Value, 0)
+	_, _, err := parseSentBy(item)
+	return err == nil
 }
 
 func (p *Policy) implements(method string) bool {

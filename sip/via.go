@@ -21,54 +21,9 @@ func (v *Via) Branch() string { return v.Params.Value("branch") }
 // ParseVia parses a single Via value: sent-protocol LWS sent-by *(;via-params).
 // LWS is allowed around '/' and ':' (RFC 3261 §25.1 SLASH, COLON).
 func ParseVia(s string) (Via, error) {
-	var v Via
-	i := skipLWS(s, 0)
-	var parts [3]string
-	for n := 0; n < 3; n++ {
-		j := scanToken(s, i)
-		if j == i {
-			return v, errorf("malformed sent-protocol")
-		}
-		parts[n] = s[i:j]
-		i = skipLWS(s, j)
-		if n < 2 {
-			if i >= len(s) || s[i] != '/' {
-				return v, errorf("malformed sent-protocol")
-			}
-			i = skipLWS(s, i+1)
-		}
-	}
-	v.Protocol, v.Version, v.Transport = parts[0], parts[1], parts[2]
-	// sent-by
-	start := i
-	if i < len(s) && s[i] == '[' {
-		j := strings.IndexByte(s[i:], ']')
-		if j < 0 || !validIPv6(s[i+1:i+j]) {
-			return v, errorf("malformed IPv6 sent-by")
-		}
-		i += j + 1
-	} else {
-		for i < len(s) && charClass[s[i]]&cHost != 0 {
-			i++
-		}
-	}
-	if i == start {
-		return v, errorf("missing sent-by host")
-	}
-	v.Host = s[start:i]
-	i = skipLWS(s, i)
-	if i < len(s) && s[i] == ':' {
-		i = skipLWS(s, i+1)
-		j := i
-		for j < len(s) && isDigit(s[j]) {
-			j++
-		}
-		p, ok := parseUint(s[i:j], 65535)
-		if !ok {
-			return v, errorf("malformed sent-by port")
-		}
-		v.Port = int(p)
-		i = skipLWS(s, j)
+	v, i, err := parseSentBy(s)
+	if err != nil {
+		return v, err
 	}
 	if i < len(s) {
 		if s[i] != ';' {
@@ -83,6 +38,60 @@ func ParseVia(s string) (Via, error) {
 		}
 	}
 	return v, nil
+}
+
+// parseSentBy reads sent-protocol and sent-by, which is all a response needs
+// to be routed, and returns the offset where the parameters start.
+func parseSentBy(s string) (v Via, end int, err error) {
+	i := skipLWS(s, 0)
+	var parts [3]string
+	for n := 0; n < 3; n++ {
+		j := scanToken(s, i)
+		if j == i {
+			return v, 0, errorf("malformed sent-protocol")
+		}
+		parts[n] = s[i:j]
+		i = skipLWS(s, j)
+		if n < 2 {
+			if i >= len(s) || s[i] != '/' {
+				return v, 0, errorf("malformed sent-protocol")
+			}
+			i = skipLWS(s, i+1)
+		}
+	}
+	v.Protocol, v.Version, v.Transport = parts[0], parts[1], parts[2]
+	// sent-by
+	start := i
+	if i < len(s) && s[i] == '[' {
+		j := strings.IndexByte(s[i:], ']')
+		if j < 0 || !validIPv6(s[i+1:i+j]) {
+			return v, 0, errorf("malformed IPv6 sent-by")
+		}
+		i += j + 1
+	} else {
+		for i < len(s) && charClass[s[i]]&cHost != 0 {
+			i++
+		}
+	}
+	if i == start {
+		return v, 0, errorf("missing sent-by host")
+	}
+	v.Host = s[start:i]
+	i = skipLWS(s, i)
+	if i < len(s) && s[i] == ':' {
+		i = skipLWS(s, i+1)
+		j := i
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		p, ok := parseUint(s[i:j], 65535)
+		if !ok {
+			return v, 0, errorf("malformed sent-by port")
+		}
+		v.Port = int(p)
+		i = skipLWS(s, j)
+	}
+	return v, i, nil
 }
 
 // checkViaParams applies the value grammar of the well-known via-params.
