@@ -26,6 +26,7 @@ func ParseAddress(s string) (Address, error) {
 	}
 	i := 0
 	angle := -1
+	semi := false // a ';' introduced header parameters
 	switch {
 	case s[0] == '"':
 		j := scanQuoted(s, 0)
@@ -74,13 +75,21 @@ func ParseAddress(s string) (Address, error) {
 				return a, errorf("unexpected %q after <URI>", s[rest])
 			}
 			a.Params = Params(s[rest+1:])
+			semi = true
 		}
 	} else {
 		// addr-spec
 		uriEnd := len(s)
 		from := 0
 		if c := strings.IndexByte(s, ':'); c > 0 && isSIPScheme(s[:c]) {
-			if at := strings.IndexByte(s, '@'); at >= 0 {
+			// The user part may hold ';', so the URI ends at the first ';'
+			// after the '@'. That '@' comes before any '"': userinfo has no
+			// quotes, and a header parameter value with '@' must be quoted.
+			head := s
+			if q := strings.IndexByte(s, '"'); q >= 0 {
+				head = s[:q]
+			}
+			if at := strings.IndexByte(head, '@'); at >= 0 {
 				from = at
 			}
 		}
@@ -101,9 +110,10 @@ func ParseAddress(s string) (Address, error) {
 				return a, errorf("unexpected %q after URI", s[rest])
 			}
 			a.Params = Params(s[rest+1:])
+			semi = true
 		}
 	}
-	if a.Params != "" {
+	if semi {
 		if err := checkHeaderParams(string(a.Params)); err != nil {
 			return a, err
 		}

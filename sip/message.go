@@ -99,16 +99,6 @@ func (m *Message) find(k hkind) *Header {
 	return nil
 }
 
-func (m *Message) count(k hkind) int {
-	n := 0
-	for i := range m.Headers {
-		if m.Headers[i].k() == k {
-			n++
-		}
-	}
-	return n
-}
-
 // Get returns the value of the first header called name (compact forms and
 // case are handled), or "".
 func (m *Message) Get(name string) string {

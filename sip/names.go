@@ -95,25 +95,25 @@ var canonicalNames = [numKinds]string{
 // compactForms maps the compact header names (RFC 3261 §7.3.3 and the
 // extensions registered with IANA) to their kinds.
 var compactForms = [26]hkind{
-	'a' - 'a': hAcceptContact,
-	'b' - 'a': hReferredBy,
-	'c' - 'a': hContentType,
-	'd' - 'a': hRequestDisposition,
-	'e' - 'a': hContentEncoding,
-	'f' - 'a': hFrom,
-	'i' - 'a': hCallID,
-	'j' - 'a': hRejectContact,
-	'k' - 'a': hSupported,
-	'l' - 'a': hContentLength,
-	'm' - 'a': hContact,
-	'o' - 'a': hEvent,
-	'r' - 'a': hReferTo,
-	's' - 'a': hSubject,
-	't' - 'a': hTo,
-	'u' - 'a': hAllowEvents,
-	'v' - 'a': hVia,
-	'x' - 'a': hSessionExpires,
-	'y' - 'a': hIdentity,
+	0:  hAcceptContact,      // a
+	1:  hReferredBy,         // b
+	2:  hContentType,        // c
+	3:  hRequestDisposition, // d
+	4:  hContentEncoding,    // e
+	5:  hFrom,               // f
+	8:  hCallID,             // i
+	9:  hRejectContact,      // j
+	10: hSupported,          // k
+	11: hContentLength,      // l
+	12: hContact,            // m
+	14: hEvent,              // o
+	17: hReferTo,            // r
+	18: hSubject,            // s
+	19: hTo,                 // t
+	20: hAllowEvents,        // u
+	21: hVia,                // v
+	23: hSessionExpires,     // x
+	24: hIdentity,           // y
 }
 
 // byShape buckets the known long names by length and lower-cased first

@@ -138,9 +138,13 @@ func formatParam(name, value string) string {
 	return name + "=" + value
 }
 
-// checkHeaderParams validates a header parameter list (generic-param:
-// token [ "=" ( token / host / quoted-string ) ]).
+// checkHeaderParams validates the header parameter list that follows a ';'
+// (generic-param: token [ "=" ( token / host / quoted-string ) ]); it must
+// not be empty (RFC 3261 §25.1: SEMI is always followed by a parameter).
 func checkHeaderParams(s string) error {
+	if s == "" {
+		return errorf("parameter list ends with ';'")
+	}
 	for i := 0; i < len(s); {
 		n, v, hasValue, next := nextParam(s, i)
 		if !isTokenString(n) {

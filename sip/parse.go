@@ -97,7 +97,31 @@ func (m *Message) parse(buf []byte, datagram bool) error {
 				e += 1 + n
 			}
 		}
-		if h, ok := m.splitLine(s[i:e]); ok {
+		// Fast path, inline: a token name, optional white space, ':'.
+		line := s[i:e]
+		k := 0
+		for k < len(line) && isToken(line[k]) {
+			k++
+		}
+		j := k
+		for j < len(line) && isWS(line[j]) {
+			j++
+		}
+		if k > 0 && j < len(line) && line[j] == ':' {
+			v := line[j+1:]
+			// Usually "Name: value\r": peel those two off before the
+			// general trim.
+			if n := len(v); n > 0 && v[n-1] == '\r' {
+				v = v[:n-1]
+			}
+			if len(v) > 0 && v[0] == ' ' {
+				v = v[1:]
+			}
+			if n := len(v); n > 0 && (isLWSByte(v[0]) || isLWSByte(v[n-1])) {
+				v = trimLWS(v)
+			}
+			hs = append(hs, Header{Name: line[:k], Value: v, kind: kindOf(line[:k])})
+		} else if h, ok := m.splitOddLine(line); ok {
 			hs = append(hs, h)
 		}
 		i = e + 1
@@ -131,35 +155,6 @@ func (m *Message) parse(buf []byte, datagram bool) error {
 		m.Body = body
 	}
 	return nil
-}
-
-// splitLine splits one (possibly folded) header line into name and value.
-// ok is false for a line of white space only.
-func (m *Message) splitLine(raw string) (h Header, ok bool) {
-	// Fast path: a token name, optional white space, ':'.
-	i := 0
-	for i < len(raw) && isToken(raw[i]) {
-		i++
-	}
-	j := i
-	for j < len(raw) && isWS(raw[j]) {
-		j++
-	}
-	if i == 0 || j == len(raw) || raw[j] != ':' {
-		return m.splitOddLine(raw)
-	}
-	v := raw[j+1:]
-	// Usually "Name: value\r": peel those two off before the general trim.
-	if n := len(v); n > 0 && v[n-1] == '\r' {
-		v = v[:n-1]
-	}
-	if len(v) > 0 && v[0] == ' ' {
-		v = v[1:]
-	}
-	if n := len(v); n > 0 && (isLWSByte(v[0]) || isLWSByte(v[n-1])) {
-		v = trimLWS(v)
-	}
-	return Header{Name: raw[:i], Value: v, kind: kindOf(raw[:i])}, true
 }
 
 // splitOddLine handles a header line that does not start with "token:":

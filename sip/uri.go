@@ -261,8 +261,11 @@ func validIPv6(s string) bool {
 }
 
 func parseIPv6(s string) (netip.Addr, bool) {
-	if strings.Contains(s, ":::") {
-		s = strings.Replace(s, ":::", "::", 1)
+	// RFC 3261's hexpart "::" followed by ":" IPv4address gives three colons
+	// only directly before a dotted quad (RFC 5118 §4.10); "2001:db8:::10"
+	// matches neither RFC 3261 nor RFC 4291 and stays invalid.
+	if k := strings.Index(s, ":::"); k >= 0 && strings.IndexByte(s[k+3:], ':') < 0 && strings.IndexByte(s[k+3:], '.') >= 0 {
+		s = s[:k+2] + s[k+3:]
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || !a.Is6() || a.Zone() != "" {
@@ -351,37 +354,46 @@ func unhex(c byte) byte {
 }
 
 // escapedEqual compares two escaped strings by their unescaped octets,
-// optionally ignoring ASCII case, without allocating.
+// optionally ignoring ASCII case, without allocating. An escaped reserved
+// character is not equivalent to the character itself: only characters
+// outside the RFC 2396 "reserved" set are equivalent to their "%" HEX HEX
+// encoding (RFC 3261 §19.1.4), so "%3B" equals "%3b" but not ";".
 func escapedEqual(a, b string, fold bool) bool {
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		var x, y byte
-		x, i = decodeAt(a, i)
-		y, j = decodeAt(b, j)
+		var ex, ey bool
+		x, ex, i = decodeAt(a, i)
+		y, ey, j = decodeAt(b, j)
 		if fold && x|0x20 >= 'a' && x|0x20 <= 'z' {
 			x |= 0x20
 			y |= 0x20
 		}
-		if x != y {
+		if x != y || ex != ey {
 			return false
 		}
 	}
 	return i == len(a) && j == len(b)
 }
 
-func decodeAt(s string, i int) (byte, int) {
+// decodeAt returns the octet at offset i of s, decoding a %-escape, whether
+// it was an escaped reserved character, and the offset that follows.
+func decodeAt(s string, i int) (c byte, escReserved bool, next int) {
 	if s[i] == '%' && validEscape(s, i) {
-		return unhex(s[i+1])<<4 | unhex(s[i+2]), i + 3
+		c = unhex(s[i+1])<<4 | unhex(s[i+2])
+		return c, strings.IndexByte(";/?:@&=+$,", c) >= 0, i + 3
 	}
-	return s[i], i + 1
+	return s[i], false, i + 1
 }
 
 // Equal compares two URIs by the rules of RFC 3261 §19.1.4: user and password
-// case-sensitively, everything else case-insensitively, escapes decoded; a
-// port, or a user, ttl, method, maddr or transport parameter present in one
-// must be present and equal in the other; other parameters are compared only
-// when both carry them; URI headers must match in full. URIs of other schemes
-// compare by their unescaped text (tel: number and parameters).
+// case-sensitively, everything else case-insensitively, escapes decoded
+// except that an escaped reserved character ("%3B") never equals the
+// character itself (";"); a port, or a user, ttl, method, maddr or transport
+// parameter present in one must be present and equal in the other; other
+// parameters are compared only when both carry them; URI headers must match
+// in full. URIs of other schemes compare by their unescaped text (tel: number
+// and parameters).
 func (u *URI) Equal(v *URI) bool {
 	if !equalFold(u.Scheme, v.Scheme) {
 		return false

@@ -442,13 +442,13 @@ func isWord(s string) bool {
 // checkMediaType: type "/" subtype *( ";" m-parameter ); with rng set, the
 // Accept forms "*/*" and "type/*" are allowed too.
 func checkMediaType(v string, rng bool) error {
-	t, params, _ := strings.Cut(v, ";")
+	t, params, hasParams := strings.Cut(v, ";")
 	typ, sub, ok := strings.Cut(trimLWS(t), "/")
 	typ, sub = trimLWS(typ), trimLWS(sub)
 	if !ok || !isTokenString(typ) || !isTokenString(sub) || (!rng && (typ == "*" || sub == "*")) || (typ == "*" && sub != "*") {
 		return errorf("malformed media type %s", quoteShort(v))
 	}
-	if params != "" {
+	if hasParams {
 		return checkHeaderParams(params)
 	}
 	return nil
