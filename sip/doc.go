@@ -14,9 +14,9 @@
 //		// not a SIP message at all: drop it
 //	}
 //
-// Parsing copies the input once and splits it into a start line, headers in
-// their original order and a body; every string in the Message points into
-// that one copy, so parsing a typical INVITE takes two allocations. Headers
+// Parsing works on offsets into the received buffer, which the Message takes
+// over: it splits it into a start line, headers in their original order and a
+// body without copying, so parsing a typical INVITE takes one allocation. Headers
 // keep their names and values as written (compact forms, case, folding),
 // so a proxy forwards what it does not touch byte for byte. Typed accessors
 // read the headers the stack needs on demand, without allocating:

@@ -46,9 +46,9 @@ func (h *Header) Is(name string) bool {
 // non-empty Method; a response has a non-zero StatusCode (or, when Parse read
 // a status line it could not accept, Version set and Method empty).
 //
-// Strings in a parsed message share one immutable copy of the received bytes.
-// Body aliases the same copy; it may be replaced but should not be modified
-// in place when the message is shared. A Message is not safe for concurrent
+// Strings in a parsed message point into the received bytes, which the
+// message owns (see Parse). Body aliases the same buffer; it may be replaced,
+// but should not be modified in place while the message is shared. A Message is not safe for concurrent
 // mutation; Clone gives an independent copy.
 type Message struct {
 	Method     string // request method, e.g. "INVITE"; "" in a response

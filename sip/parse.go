@@ -19,7 +19,11 @@ import (
 // MaxMessageSize bytes. Everything else (a malformed URI, header or start line
 // detail) is left for Validate, so that a 400 can be routed back.
 //
-// The message keeps one private copy of data; data may be reused afterwards.
+// Parse takes ownership of data: the message's strings and Body refer to it
+// instead of copying it (RFC 3261 parsing on offsets into the received
+// buffer), so data must not be modified or reused afterwards. A transport
+// reads each datagram into a buffer of its own, or passes bytes.Clone of a
+// shared one.
 func Parse(data []byte) (*Message, error) {
 	if len(data) > MaxMessageSize {
 		return nil, ErrMessageTooLarge
@@ -28,10 +32,8 @@ func Parse(data []byte) (*Message, error) {
 	if len(data) == 0 {
 		return nil, errorf("empty message")
 	}
-	buf := make([]byte, len(data))
-	copy(buf, data)
 	m := &Message{}
-	if err := m.parse(buf, true); err != nil {
+	if err := m.parse(data[:len(data):len(data)], true); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -45,13 +47,13 @@ func skipCRLF(b []byte) int {
 	return i
 }
 
-// parse fills m from buf, which m takes ownership of. In datagram mode the
+// parse fills m from buf, which m takes ownership of: nothing may write to
+// buf again, except through Body, which lies after every string taken from
+// it. In datagram mode the
 // body runs to the end of buf, as Content-Length allows; in stream mode buf
 // has been cut to exactly one message by the framer. One pass over the
 // header section splits the lines; nothing is copied.
 func (m *Message) parse(buf []byte, datagram bool) error {
-	// Header strings alias buf before the body, which nothing writes to
-	// again: Body, the only part handed out as bytes, starts after it.
 	s := unsafe.String(unsafe.SliceData(buf), len(buf))
 
 	// Start line.
@@ -257,12 +259,10 @@ func (m *Message) parseStartLine(line string) error {
 			m.setDefect(&SyntaxError{What: "Request-Line", Msg: "malformed SIP-Version " + quoteShort(m.Version)})
 		}
 	}
-	u, err := ParseURI(m.target)
-	if err != nil {
+	if err := m.RequestURI.parse(m.target); err != nil {
+		m.RequestURI = URI{}
 		m.setDefect(&SyntaxError{What: "Request-URI", Msg: err.(*SyntaxError).Msg})
-		return nil
 	}
-	m.RequestURI = u
 	return nil
 }
 

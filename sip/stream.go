@@ -94,7 +94,8 @@ func scanContentLength(h []byte) (int, error) {
 }
 
 // ParseStream parses one message that FrameStream has delimited. Unlike
-// Parse, a Content-Length it cannot use is an error.
+// Parse, it copies msg (stream buffers are reused), and a Content-Length it
+// cannot use is an error.
 func ParseStream(msg []byte) (*Message, error) {
 	if len(msg) > MaxMessageSize {
 		return nil, ErrMessageTooLarge

@@ -37,24 +37,32 @@ func (u *URI) IsZero() bool { return u.Scheme == "" }
 // only a valid scheme and a non-empty opaque part without white space.
 func ParseURI(s string) (URI, error) {
 	var u URI
+	if err := u.parse(s); err != nil {
+		return URI{}, err
+	}
+	return u, nil
+}
+
+// parse fills the zero URI u from s; on error u is left partly filled.
+func (u *URI) parse(s string) error {
 	i := 0
 	for i < len(s) && s[i] != ':' {
 		c := s[i]
 		alpha := c|0x20 >= 'a' && c|0x20 <= 'z'
 		if !(alpha || (i > 0 && (isDigit(c) || c == '+' || c == '-' || c == '.'))) {
-			return URI{}, &SyntaxError{What: "URI", Msg: "malformed scheme in " + quoteShort(s)}
+			return &SyntaxError{What: "URI", Msg: "malformed scheme in " + quoteShort(s)}
 		}
 		i++
 	}
 	if i == 0 || i == len(s) {
-		return URI{}, &SyntaxError{What: "URI", Msg: "missing scheme in " + quoteShort(s)}
+		return &SyntaxError{What: "URI", Msg: "missing scheme in " + quoteShort(s)}
 	}
 	u.Scheme = s[:i]
 	rest := s[i+1:]
 	switch {
 	case u.IsSIP():
-		if err := parseSIPURI(&u, rest); err != nil {
-			return URI{}, &SyntaxError{What: "URI", Msg: err.(*SyntaxError).Msg + " in " + quoteShort(s)}
+		if err := parseSIPURI(u, rest); err != nil {
+			return &SyntaxError{What: "URI", Msg: err.(*SyntaxError).Msg + " in " + quoteShort(s)}
 		}
 	case u.IsTel():
 		j := strings.IndexByte(rest, ';')
@@ -63,26 +71,26 @@ func ParseURI(s string) (URI, error) {
 		}
 		u.User = rest[:j]
 		if u.User == "" || !validTelNumber(u.User) {
-			return URI{}, &SyntaxError{What: "URI", Msg: "malformed telephone number in " + quoteShort(s)}
+			return &SyntaxError{What: "URI", Msg: "malformed telephone number in " + quoteShort(s)}
 		}
 		if j < len(rest) {
 			u.Params = Params(rest[j+1:])
 			if err := checkURIParams(string(u.Params)); err != nil {
-				return URI{}, &SyntaxError{What: "URI", Msg: err.(*SyntaxError).Msg + " in " + quoteShort(s)}
+				return &SyntaxError{What: "URI", Msg: err.(*SyntaxError).Msg + " in " + quoteShort(s)}
 			}
 		}
 	default:
 		if rest == "" {
-			return URI{}, &SyntaxError{What: "URI", Msg: "empty URI " + quoteShort(s)}
+			return &SyntaxError{What: "URI", Msg: "empty URI " + quoteShort(s)}
 		}
 		for k := 0; k < len(rest); k++ {
 			if c := rest[k]; c <= ' ' || c == '<' || c == '>' || c == '"' || c >= 0x7f {
-				return URI{}, &SyntaxError{What: "URI", Msg: "illegal character in " + quoteShort(s)}
+				return &SyntaxError{What: "URI", Msg: "illegal character in " + quoteShort(s)}
 			}
 		}
 		u.Opaque = rest
 	}
-	return u, nil
+	return nil
 }
 
 func parseSIPURI(u *URI, s string) error {
