@@ -1,9 +1,6 @@
 package sip
 
-import (
-	"crypto/rand"
-	"hash/fnv"
-)
+import "crypto/rand"
 
 // NewResponse builds a response to req as RFC 3261 §8.2.6 prescribes: the Via
 // headers (all of them, in order), From, To, Call-ID and CSeq are copied;
@@ -51,21 +48,26 @@ func toHasTag(v string) bool {
 // Via branch: stable across retransmissions of the request and different for
 // different requests.
 func responseTag(req *Message) string {
-	h := fnv.New64a()
-	h.Write([]byte(req.CallID()))
+	h := uint64(14695981039346656037) // FNV-1a
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * 1099511628211
+		}
+		h = (h ^ 0xff) * 1099511628211 // separator
+	}
+	add(req.CallID())
 	if f, err := req.From(); err == nil {
-		h.Write([]byte(f.Tag()))
+		add(f.Tag())
 	}
 	if v, err := req.Via(); err == nil {
-		h.Write([]byte(v.Branch()))
-		h.Write([]byte(v.Host))
+		add(v.Branch())
+		add(v.Host)
 	}
 	const hexdigits = "0123456789abcdef"
 	var b [16]byte
-	x := h.Sum64()
 	for i := range b {
-		b[i] = hexdigits[x&15]
-		x >>= 4
+		b[i] = hexdigits[h&15]
+		h >>= 4
 	}
 	return string(b[:])
 }

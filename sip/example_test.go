@@ -37,7 +37,7 @@ func Example() {
 	// verdict: 483 Too Many Hops
 	// SIP/2.0 483 Too Many Hops
 	// Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKhjhs8ass877
-	// To: <sip:carol@chicago.example.com>;tag=3da3e8c52759db8b
+	// To: <sip:carol@chicago.example.com>;tag=db6648c76512a2c2
 	// From: Alice <sip:alice@atlanta.example.com>;tag=1928301774
 	// Call-ID: a84b4c76e66710
 	// CSeq: 63104 OPTIONS
