@@ -1,5 +1,7 @@
 package sip
 
+import "strings"
+
 // Character classes and small scanners for the RFC 3261 §25 grammar.
 // Every scanner works on a string and an offset and never allocates.
 
@@ -148,6 +150,17 @@ func appendQuoted(b []byte, s string) []byte {
 // ok is false if a quoted string or angle bracket is not closed.
 func nextListItem(s string, i int) (item string, next int, ok bool) {
 	start := i
+	// Fast path: no quote or '<' before the next comma.
+	end := len(s)
+	if j := strings.IndexByte(s[i:], ','); j >= 0 {
+		end = i + j
+	}
+	if seg := s[i:end]; strings.IndexByte(seg, '"') < 0 && strings.IndexByte(seg, '<') < 0 {
+		if end < len(s) {
+			return seg, end + 1, true
+		}
+		return seg, end, true
+	}
 	angle := false
 	for i < len(s) {
 		switch c := s[i]; c {

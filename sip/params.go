@@ -1,6 +1,9 @@
 package sip
 
-import "iter"
+import (
+	"iter"
+	"strings"
+)
 
 // Params is a parameter list as it appears on the wire, without the leading
 // semicolon: "transport=tcp;lr" or "branch=z9hG4bK776;received=192.0.2.1".
@@ -13,6 +16,21 @@ type Params string
 // and value, whether it had "=", and the offset of the next parameter.
 func nextParam(s string, i int) (name, value string, hasValue bool, next int) {
 	start := i
+	// Fast path: no quoted string before the next ';'.
+	end := len(s)
+	if j := strings.IndexByte(s[i:], ';'); j >= 0 {
+		end = i + j
+	}
+	if seg := s[i:end]; strings.IndexByte(seg, '"') < 0 {
+		next = end
+		if next < len(s) {
+			next++
+		}
+		if eq := strings.IndexByte(seg, '='); eq >= 0 {
+			return trimLWS(seg[:eq]), trimLWS(seg[eq+1:]), true, next
+		}
+		return trimLWS(seg), "", false, next
+	}
 	eq := -1
 	for i < len(s) {
 		c := s[i]

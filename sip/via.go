@@ -30,10 +30,7 @@ func ParseVia(s string) (Via, error) {
 			return v, errorf("unexpected %q after sent-by", s[i])
 		}
 		v.Params = Params(s[i+1:])
-		if err := checkHeaderParams(string(v.Params)); err != nil {
-			return v, err
-		}
-		if err := checkViaParams(v.Params); err != nil {
+		if err := checkViaParams(string(v.Params)); err != nil {
 			return v, err
 		}
 	}
@@ -94,26 +91,43 @@ func parseSentBy(s string) (v Via, end int, err error) {
 	return v, i, nil
 }
 
-// checkViaParams applies the value grammar of the well-known via-params.
-func checkViaParams(p Params) error {
-	if v, ok := p.Get("ttl"); ok {
-		if _, ok := parseUint(v, 255); !ok {
-			return errorf("ttl must be 0-255")
-		}
+// checkViaParams checks via-params in one pass: the generic-param grammar
+// (as checkHeaderParams) and the value grammar of ttl, rport, received and
+// branch (RFC 3261 §20.42, RFC 3581, RFC 5118 §4.5).
+func checkViaParams(s string) error {
+	if s == "" {
+		return errorf("parameter list ends with ';'")
 	}
-	if v, ok := p.Get("rport"); ok && v != "" {
-		if _, ok := parseUint(v, 65535); !ok {
-			return errorf("malformed rport")
+	for i := 0; i < len(s); {
+		n, v, hasValue, next := nextParam(s, i)
+		if !isTokenString(n) {
+			return errorf("empty or malformed parameter name %q", n)
 		}
-	}
-	if v, ok := p.Get("received"); ok {
-		// RFC 5118 §4.5: accept IPv6 with and without brackets.
-		if _, ok := HostAddr(v); !ok {
-			return errorf("received is not an IP address")
+		if hasValue && !validGenValue(v) {
+			return errorf("malformed value for parameter %q", n)
 		}
-	}
-	if v, ok := p.Get("branch"); ok && !isTokenString(v) {
-		return errorf("malformed branch")
+		if next == len(s) && s[next-1] == ';' {
+			return errorf("parameter list ends with ';'")
+		}
+		switch {
+		case equalFold(n, "branch"):
+			if !isTokenString(v) {
+				return errorf("malformed branch")
+			}
+		case equalFold(n, "ttl"):
+			if _, ok := parseUint(v, 255); !ok {
+				return errorf("ttl must be 0-255")
+			}
+		case equalFold(n, "rport"):
+			if _, ok := parseUint(v, 65535); !ok && v != "" {
+				return errorf("malformed rport")
+			}
+		case equalFold(n, "received"):
+			if _, ok := HostAddr(v); !ok {
+				return errorf("received is not an IP address")
+			}
+		}
+		i = next
 	}
 	return nil
 }
