@@ -1,6 +1,8 @@
 package sip
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/switchboard-sip/switchboard/sip/siptest"
@@ -90,5 +92,37 @@ func BenchmarkMarshalInvite(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = m.AppendTo(buf[:0])
+	}
+}
+
+// BenchmarkStreamTrickle reads a 60 KiB message that arrives one byte per
+// read, as a slow or hostile TCP peer sends it: framing must stay linear in
+// the message size, not quadratic.
+func BenchmarkStreamTrickle(b *testing.B) {
+	msg := []byte("MESSAGE sip:a@b SIP/2.0\r\n" + strings.Repeat("X-A: b\r\n", 4000) +
+		"Content-Length: 30000\r\n\r\n" + strings.Repeat("x", 30000))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		m, err := NewStreamReader(&chunkReader{data: msg, n: 1}).ReadMessage()
+		if err != nil || len(m.Body) != 30000 {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStreamMessages frames back-to-back INVITEs from a TCP stream.
+func BenchmarkStreamMessages(b *testing.B) {
+	one := []byte(siptest.Invite)
+	stream := bytes.Repeat(one, 100)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(stream)))
+	for b.Loop() {
+		sr := NewStreamReader(bytes.NewReader(stream))
+		for range 100 {
+			if _, err := sr.ReadMessage(); err != nil {
+				b.Fatal(err)
+			}
+		}
 	}
 }

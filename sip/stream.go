@@ -15,14 +15,16 @@ import (
 // values (RFC 4475 §3.1.2.3, §3.3.9), or a message that would exceed max
 // bytes (MaxMessageSize if max <= 0), detected without waiting for the rest.
 func FrameStream(b []byte, max int) (start, end int, err error) {
-	start, end, _, err = frame(b, max, 0)
+	start, end, _, _, err = frame(b, max, 0)
 	return start, end, err
 }
 
 // frame is FrameStream resuming the search for the end of the header
 // section where an earlier call on a prefix of the same bytes left off
 // (scanned), so that a message trickling in byte by byte costs linear time.
-func frame(b []byte, max, scanned int) (start, end, nowScanned int, err error) {
+// Once the headers are complete but the body is not, need is the length of
+// b the message will span.
+func frame(b []byte, max, scanned int) (start, end, need, nowScanned int, err error) {
 	if max <= 0 {
 		max = MaxMessageSize
 	}
@@ -36,22 +38,22 @@ func frame(b []byte, max, scanned int) (start, end, nowScanned int, err error) {
 	hdrEnd, bodyStart := headerEnd(rest, from)
 	if hdrEnd < 0 {
 		if len(rest) > max {
-			return start, 0, 0, ErrMessageTooLarge
+			return start, 0, 0, 0, ErrMessageTooLarge
 		}
-		return start, 0, len(rest), nil
+		return start, 0, 0, len(rest), nil
 	}
 	cl, err := scanContentLength(rest[:hdrEnd])
 	if err != nil {
-		return start, 0, 0, err
+		return start, 0, 0, 0, err
 	}
 	total := bodyStart + cl
 	if total > max {
-		return start, 0, 0, ErrMessageTooLarge
+		return start, 0, 0, 0, ErrMessageTooLarge
 	}
 	if len(rest) < total {
-		return start, 0, hdrEnd, nil // the next search finds the same end
+		return start, 0, start + total, hdrEnd, nil
 	}
-	return start, start + total, 0, nil
+	return start, start + total, 0, 0, nil
 }
 
 func max0(n int) int {
@@ -129,6 +131,7 @@ type StreamReader struct {
 	off     int
 	crlf    int // CRLF pairs seen since the last message or ping
 	scanned int // bytes of the pending message already searched by frame
+	need    int // once its headers are in: bytes of buf[off:] the pending message spans
 }
 
 // NewStreamReader returns a StreamReader reading from r.
@@ -143,13 +146,28 @@ func (s *StreamReader) ReadMessage() (*Message, error) {
 		max = MaxMessageSize
 	}
 	for {
+		if s.need > 0 && len(s.buf)-s.off < s.need {
+			// Headers framed already; wait for the rest of the body
+			// without scanning them again.
+			if err := s.fill(max); err != nil {
+				if err == io.EOF {
+					return nil, ErrIncomplete
+				}
+				return nil, err
+			}
+			continue
+		}
 		s.skipPings()
-		start, end, scanned, err := frame(s.buf[s.off:], max, s.scanned)
+		start, end, need, scanned, err := frame(s.buf[s.off:], max, s.scanned)
 		if err != nil {
 			return nil, err
 		}
 		s.scanned = scanned
+		if end == 0 && need > 0 {
+			s.need = need
+		}
 		if end > 0 {
+			s.need = 0
 			msg := s.buf[s.off+start : s.off+end]
 			s.off += end
 			s.crlf = 0
