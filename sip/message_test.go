@@ -203,6 +203,8 @@ func TestValidatorResponses(t *testing.T) {
 		{"bad Expires", "Max-Forwards: 70", "Max-Forwards: 70\r\nExpires: soon", "400", uas},
 		{"empty Via value", "Max-Forwards: 70", "Max-Forwards: 70\r\nVia: ", "400", uas},
 		{"Contact * outside REGISTER", "Contact: <sip:alice@pc33.atlanta.example.com>", "Contact: *", "400", uas},
+		{"Contact q above 1", "pc33.atlanta.example.com>", "pc33.atlanta.example.com>;q=1.5", "400", uas},
+		{"Contact q 0.755", "pc33.atlanta.example.com>", "pc33.atlanta.example.com>;q=0.755", "ok", uas},
 		{"bad Content-Type", "Max-Forwards: 70", "Max-Forwards: 70\r\nContent-Type: sdp", "400", uas},
 		{"SIP/3.0", "SIP/2.0\r\nVia", "SIP/3.0\r\nVia", "505", uas},
 		{"proxy Max-Forwards 0", "Max-Forwards: 70", "Max-Forwards: 0", "483", Policy{Role: RoleProxy}},

@@ -346,6 +346,9 @@ func checkHeaderValue(m *Message, k hkind, v string) error {
 							err = errorf("contact expires out of range")
 						}
 					}
+					if q, ok := a.Params.Get("q"); ok && !validQValue(q) {
+						err = errorf("q must be a qvalue between 0 and 1, not %s", quoteShort(q))
+					}
 				}
 			}
 			return err == nil
@@ -413,6 +416,26 @@ func eachItemOf(v string, f func(string) bool) bool {
 		j = next
 		if j == len(v) && v[j-1] == ',' {
 			return f("")
+		}
+	}
+	return true
+}
+
+// validQValue: ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+// (RFC 3261 §25.1).
+func validQValue(q string) bool {
+	if q == "" || (q[0] != '0' && q[0] != '1') {
+		return false
+	}
+	if len(q) == 1 {
+		return true
+	}
+	if q[1] != '.' || len(q) > 5 {
+		return false
+	}
+	for i := 2; i < len(q); i++ {
+		if !isDigit(q[i]) || (q[0] == '1' && q[i] != '0') {
+			return false
 		}
 	}
 	return true
