@@ -159,7 +159,11 @@ func formatParam(name, value string) string {
 // checkHeaderParams validates the header parameter list that follows a ';'
 // (generic-param: token [ "=" ( token / host / quoted-string ) ]); it must
 // not be empty (RFC 3261 §25.1: SEMI is always followed by a parameter).
-func checkHeaderParams(s string) error {
+func checkHeaderParams(s string) error { return walkHeaderParams(s, nil) }
+
+// walkHeaderParams is checkHeaderParams that also hands each parameter to
+// each (if not nil) for checks of its own, in one pass.
+func walkHeaderParams(s string, each func(name, value string) error) error {
 	if s == "" {
 		return errorf("parameter list ends with ';'")
 	}
@@ -171,14 +175,18 @@ func checkHeaderParams(s string) error {
 		if hasValue && !validGenValue(v) {
 			return errorf("malformed value for parameter %q", n)
 		}
-		if next == len(s) && next > 0 && s[next-1] == ';' {
+		if next == len(s) && s[next-1] == ';' {
 			return errorf("parameter list ends with ';'")
+		}
+		if each != nil {
+			if err := each(n, v); err != nil {
+				return err
+			}
 		}
 		i = next
 	}
 	return nil
 }
-
 func validGenValue(v string) bool {
 	if v == "" {
 		return false

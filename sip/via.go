@@ -92,42 +92,28 @@ func parseSentBy(s string) (v Via, end int, err error) {
 }
 
 // checkViaParams checks via-params in one pass: the generic-param grammar
-// (as checkHeaderParams) and the value grammar of ttl, rport, received and
-// branch (RFC 3261 §20.42, RFC 3581, RFC 5118 §4.5).
-func checkViaParams(s string) error {
-	if s == "" {
-		return errorf("parameter list ends with ';'")
-	}
-	for i := 0; i < len(s); {
-		n, v, hasValue, next := nextParam(s, i)
-		if !isTokenString(n) {
-			return errorf("empty or malformed parameter name %q", n)
+// and the value grammar of ttl, rport, received and branch (RFC 3261 §20.42,
+// RFC 3581, RFC 5118 §4.5).
+func checkViaParams(s string) error { return walkHeaderParams(s, checkViaParam) }
+
+func checkViaParam(n, v string) error {
+	switch {
+	case equalFold(n, "branch"):
+		if !isTokenString(v) {
+			return errorf("malformed branch")
 		}
-		if hasValue && !validGenValue(v) {
-			return errorf("malformed value for parameter %q", n)
+	case equalFold(n, "ttl"):
+		if _, ok := parseUint(v, 255); !ok {
+			return errorf("ttl must be 0-255")
 		}
-		if next == len(s) && s[next-1] == ';' {
-			return errorf("parameter list ends with ';'")
+	case equalFold(n, "rport"):
+		if _, ok := parseUint(v, 65535); !ok && v != "" {
+			return errorf("malformed rport")
 		}
-		switch {
-		case equalFold(n, "branch"):
-			if !isTokenString(v) {
-				return errorf("malformed branch")
-			}
-		case equalFold(n, "ttl"):
-			if _, ok := parseUint(v, 255); !ok {
-				return errorf("ttl must be 0-255")
-			}
-		case equalFold(n, "rport"):
-			if _, ok := parseUint(v, 65535); !ok && v != "" {
-				return errorf("malformed rport")
-			}
-		case equalFold(n, "received"):
-			if _, ok := HostAddr(v); !ok {
-				return errorf("received is not an IP address")
-			}
+	case equalFold(n, "received"):
+		if _, ok := HostAddr(v); !ok {
+			return errorf("received is not an IP address")
 		}
-		i = next
 	}
 	return nil
 }
