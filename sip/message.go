@@ -10,7 +10,7 @@ import (
 // any folded line breaks inside it, so headers the stack does not touch are
 // forwarded byte for byte. A Header with an empty Name is a line that had no
 // name (no colon, or nothing before it); its Value is the whole line, kept so
-// the message is not silently altered, and Validate rejects it.
+// the message is not silently altered, and Policy.Check rejects it.
 //
 // Build headers with NewHeader, or as a literal: the cached kind is filled in
 // on first use. Change a header's Name only by replacing the whole Header.
@@ -65,7 +65,7 @@ type Message struct {
 	target string
 	// defect is the first problem Parse met that framing survives: a bad
 	// start line, a header line without a colon, a Content-Length that does
-	// not match the datagram. Validate turns it into 400 (or a drop).
+	// not match the datagram. Policy.Check turns it into 400 (or a drop).
 	defect error
 	// inline backs Headers for typical messages, saving an allocation.
 	inline [16]Header
@@ -78,7 +78,7 @@ func (m *Message) IsRequest() bool { return m.Method != "" }
 func (m *Message) IsResponse() bool { return m.Method == "" }
 
 // Defect returns the first framing problem Parse found in an otherwise framed
-// message, or nil. Validate reports it; it is exposed for diagnostics.
+// message, or nil. Policy.Check reports it; it is exposed for diagnostics.
 func (m *Message) Defect() error { return m.defect }
 
 // RequestTarget returns the Request-URI text as received, or the formatted

@@ -12,15 +12,15 @@ import (
 // datagram. When a Content-Length is present the body is cut to it and any
 // trailing octets are discarded (RFC 4475 §3.1.1.8); when it promises more
 // than the datagram holds, or is absent, the body is what arrived, and a
-// promise not kept is recorded for Validate.
+// promise not kept is recorded for Policy.Check.
 //
 // Parse returns an error only when it cannot make a message of the data at
 // all: nothing but white space, no recognisable start line, or more than
 // MaxMessageSize bytes. Everything else (a malformed URI, header or start line
-// detail) is left for Validate, so that a 400 can be routed back.
+// detail) is left for Policy.Check, so that a 400 can be routed back.
 //
 // Parse takes ownership of data: the message's strings and Body refer to it
-// instead of copying it (RFC 3261 parsing on offsets into the received
+// instead of copying it (parsing works on offsets into the received
 // buffer), so data must not be modified or reused afterwards. A transport
 // reads each datagram into a buffer of its own, or passes bytes.Clone of a
 // shared one.
