@@ -1,0 +1,359 @@
+package transaction
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/switchboard-sip/switchboard/sip"
+	"github.com/switchboard-sip/switchboard/transport"
+)
+
+// State is a transaction state of RFC 3261 §17 and RFC 6026.
+type State uint8
+
+const (
+	Calling State = iota + 1
+	Trying
+	Proceeding
+	Accepted
+	Completed
+	Confirmed
+	Terminated
+)
+
+func (s State) String() string {
+	switch s {
+	case Calling:
+		return "Calling"
+	case Trying:
+		return "Trying"
+	case Proceeding:
+		return "Proceeding"
+	case Accepted:
+		return "Accepted"
+	case Completed:
+		return "Completed"
+	case Confirmed:
+		return "Confirmed"
+	case Terminated:
+		return "Terminated"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// ServerTx is a server transaction (RFC 3261 §17.2): INVITE (Figure 7 with
+// RFC 6026 Figure 5) or non-INVITE (Figure 8). The TU answers with Respond.
+// For an INVITE answered 2xx the transaction also retransmits the 2xx until
+// the ACK arrives, which RFC 3261 §13.3.1.4 leaves to the UAS core.
+type ServerTx struct {
+	// Request is the request that created the transaction; read-only.
+	Request *sip.Message
+	// Source is the flow it arrived on, where responses go back.
+	Source transport.Flow
+	// Cancels is, for a CANCEL, the INVITE server transaction it matches
+	// (§9.2), or nil.
+	Cancels *ServerTx
+
+	l      *Layer
+	key    string
+	invite bool
+	done   chan struct{}
+	cancel chan struct{}
+
+	mu        sync.Mutex
+	state     State        // guarded by mu
+	last      *sip.Message // last response sent; guarded by mu
+	err       error        // why it ended abnormally; guarded by mu
+	interval  time.Duration
+	timer     *time.Timer // retransmission: G, or the 2xx schedule; guarded by mu
+	deadline  *time.Timer // H, I, J or L; guarded by mu
+	trying    *time.Timer // the 100 Trying delay; guarded by mu
+	acked     bool        // the 2xx was acknowledged; guarded by mu
+	gotCancel bool        // guarded by mu
+	ackKey    string
+}
+
+func newServerTx(l *Layer, key string, req *sip.Message, src transport.Flow) *ServerTx {
+	tx := &ServerTx{Request: req, Source: src, l: l, key: key, invite: req.Method == "INVITE",
+		done: make(chan struct{}), cancel: make(chan struct{})}
+	if tx.invite {
+		tx.state = Proceeding // §17.2.1
+	} else {
+		tx.state = Trying // §17.2.2
+	}
+	return tx
+}
+
+// start arms the 100 Trying timer of an INVITE transaction (§17.2.1).
+func (tx *ServerTx) start() {
+	if !tx.invite {
+		return
+	}
+	tx.mu.Lock()
+	tx.trying = time.AfterFunc(tx.l.timers.Trying, tx.sendTrying)
+	tx.mu.Unlock()
+}
+
+func (tx *ServerTx) sendTrying() {
+	tx.mu.Lock()
+	if tx.last != nil || tx.state != Proceeding {
+		tx.mu.Unlock()
+		return
+	}
+	res := sip.NewResponse(tx.Request, 100, "")
+	tx.last = res
+	tx.mu.Unlock()
+	tx.send(res)
+}
+
+// State returns the current state.
+func (tx *ServerTx) State() State {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return tx.state
+}
+
+// Done is closed when the transaction terminates.
+func (tx *ServerTx) Done() <-chan struct{} { return tx.done }
+
+// Cancelled is closed when a CANCEL for this INVITE arrives (§9.2); the TU
+// then answers the INVITE 487 if it has not sent a final response.
+func (tx *ServerTx) Cancelled() <-chan struct{} { return tx.cancel }
+
+// Err reports why the transaction ended abnormally: ErrTimeout when no ACK
+// came for a final response (Timer H, or Timer L for a 2xx), or the
+// transport error that ended it (§17.2.4). It is nil while the transaction
+// runs and after a normal end.
+func (tx *ServerTx) Err() error {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return tx.err
+}
+
+// Respond sends a response within the transaction and moves it along its
+// state machine. It fails with ErrTerminated after the transaction ended, and
+// when a final response was already sent (other than a further 2xx to an
+// INVITE, which RFC 6026 §8.5 lets through for forking proxies). A transport
+// error is returned and also ends the transaction (§17.2.4).
+func (tx *ServerTx) Respond(res *sip.Message) error {
+	code := res.StatusCode
+	tx.mu.Lock()
+	switch {
+	case tx.state == Terminated:
+		tx.mu.Unlock()
+		return ErrTerminated
+	case tx.state == Completed || tx.state == Confirmed,
+		tx.state == Accepted && code/100 != 2:
+		tx.mu.Unlock()
+		return fmt.Errorf("transaction: %d after a final response: %w", code, ErrTerminated)
+	}
+	stopTimer(tx.trying)
+	tx.last = res
+	reliable := tx.Source.Reliable()
+	t := tx.l.timers
+	switch {
+	case code < 200:
+		if !tx.invite {
+			tx.state = Proceeding
+		}
+	case tx.invite && code < 300:
+		if tx.state != Accepted {
+			// RFC 6026 §8.1: Accepted, Timer L; retransmit the 2xx until
+			// the ACK (§13.3.1.4: T1 doubling up to T2, also on streams).
+			tx.state = Accepted
+			tx.deadline = time.AfterFunc(64*t.T1, tx.timerL)
+			tx.interval = t.T1
+			tx.timer = time.AfterFunc(tx.interval, tx.retransmit2xx)
+			tx.ackKey = dialogKey(tx.Request)
+			tx.l.accepted[tx.l.shardOf(tx.ackKey)].putIfAbsent(tx.ackKey, tx)
+		}
+	case tx.invite:
+		// §17.2.1: Completed; Timer G retransmits over UDP, Timer H
+		// waits for the ACK.
+		tx.state = Completed
+		if !reliable {
+			tx.interval = t.T1
+			tx.timer = time.AfterFunc(tx.interval, tx.timerG)
+		}
+		tx.deadline = time.AfterFunc(64*t.T1, tx.timerH)
+	default:
+		// §17.2.2: Completed; Timer J (64*T1 over UDP, 0 over streams).
+		tx.state = Completed
+		if reliable {
+			tx.mu.Unlock()
+			err := tx.send(res)
+			tx.endIn(Completed) // Timer J = 0
+			return err
+		}
+		tx.deadline = time.AfterFunc(64*t.T1, tx.timerJ)
+	}
+	tx.mu.Unlock()
+	return tx.send(res)
+}
+
+// send hands a response to the transport; an error ends the transaction.
+func (tx *ServerTx) send(res *sip.Message) error {
+	err := tx.l.Transport.SendResponse(res, tx.Source)
+	if err != nil {
+		tx.mu.Lock()
+		tx.terminateLocked(fmt.Errorf("transaction: sending %d: %w", res.StatusCode, err))
+		tx.mu.Unlock()
+	}
+	return err
+}
+
+// retransmission handles a retransmitted request: §17.2.1 and §17.2.2 send
+// the last response again (a non-INVITE in Trying absorbs it).
+func (tx *ServerTx) retransmission() {
+	tx.mu.Lock()
+	res := tx.last
+	switch tx.state {
+	case Proceeding, Completed:
+	default:
+		res = nil // Trying, Accepted (RFC 6026 §8.2 absorbs), Confirmed, Terminated
+	}
+	tx.mu.Unlock()
+	if res != nil {
+		tx.send(res)
+	}
+}
+
+// receiveAck handles an ACK whose key matches this transaction and reports
+// whether it absorbed it (§17.2.1: Completed → Confirmed).
+func (tx *ServerTx) receiveAck(ack *sip.Message) bool {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if !tx.invite {
+		return false
+	}
+	switch tx.state {
+	case Completed:
+		stopTimer(tx.timer)
+		stopTimer(tx.deadline)
+		tx.state = Confirmed
+		if tx.Source.Reliable() {
+			tx.terminateLocked(nil) // Timer I = 0
+		} else {
+			tx.deadline = time.AfterFunc(tx.l.timers.T4, tx.timerI)
+		}
+		return true
+	case Confirmed:
+		return true
+	}
+	return false
+}
+
+// ackFor2xx stops the 2xx retransmissions: the ACK arrived.
+func (tx *ServerTx) ackFor2xx() {
+	tx.mu.Lock()
+	tx.acked = true
+	stopTimer(tx.timer)
+	tx.mu.Unlock()
+}
+
+// Acked reports whether the ACK for a 2xx sent by this INVITE transaction
+// has arrived.
+func (tx *ServerTx) Acked() bool {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return tx.acked
+}
+
+func (tx *ServerTx) markCancelled() {
+	tx.mu.Lock()
+	already := tx.gotCancel
+	tx.gotCancel = true
+	tx.mu.Unlock()
+	if !already {
+		close(tx.cancel)
+	}
+}
+
+func (tx *ServerTx) retransmit2xx() {
+	tx.mu.Lock()
+	if tx.state != Accepted || tx.acked {
+		tx.mu.Unlock()
+		return
+	}
+	tx.interval = min(2*tx.interval, tx.l.timers.T2)
+	tx.timer = time.AfterFunc(tx.interval, tx.retransmit2xx)
+	res := tx.last
+	tx.mu.Unlock()
+	tx.send(res)
+}
+
+// timerG retransmits the final response over UDP (§17.2.1).
+func (tx *ServerTx) timerG() {
+	tx.mu.Lock()
+	if tx.state != Completed {
+		tx.mu.Unlock()
+		return
+	}
+	tx.interval = min(2*tx.interval, tx.l.timers.T2)
+	tx.timer = time.AfterFunc(tx.interval, tx.timerG)
+	res := tx.last
+	tx.mu.Unlock()
+	tx.send(res)
+}
+
+// timerH: no ACK for a 3xx-6xx (§17.2.1).
+func (tx *ServerTx) timerH() {
+	tx.mu.Lock()
+	if tx.state == Completed {
+		tx.terminateLocked(fmt.Errorf("transaction: no ACK for %d (Timer H): %w", tx.last.StatusCode, ErrTimeout))
+	}
+	tx.mu.Unlock()
+}
+
+// timerI ends the Confirmed state (§17.2.1).
+func (tx *ServerTx) timerI() { tx.endIn(Confirmed) }
+
+// timerJ ends the Completed state of a non-INVITE transaction (§17.2.2).
+func (tx *ServerTx) timerJ() { tx.endIn(Completed) }
+
+// timerL ends the Accepted state (RFC 6026 §8.7); without an ACK for the
+// 2xx it reports ErrTimeout.
+func (tx *ServerTx) timerL() {
+	tx.mu.Lock()
+	if tx.state == Accepted {
+		var err error
+		if !tx.acked {
+			err = fmt.Errorf("transaction: no ACK for %d (Timer L): %w", tx.last.StatusCode, ErrTimeout)
+		}
+		tx.terminateLocked(err)
+	}
+	tx.mu.Unlock()
+}
+
+func (tx *ServerTx) endIn(s State) {
+	tx.mu.Lock()
+	if tx.state == s {
+		tx.terminateLocked(nil)
+	}
+	tx.mu.Unlock()
+}
+
+// terminateLocked ends the transaction: timers stop, it leaves the tables,
+// and Done closes.
+func (tx *ServerTx) terminateLocked(err error) {
+	if tx.state == Terminated {
+		return
+	}
+	tx.state = Terminated
+	tx.err = err
+	stopTimer(tx.timer)
+	stopTimer(tx.deadline)
+	stopTimer(tx.trying)
+	tx.l.servers[tx.l.shardOf(tx.key)].del(tx.key)
+	if tx.ackKey != "" {
+		tx.l.accepted[tx.l.shardOf(tx.ackKey)].del(tx.ackKey)
+	}
+	close(tx.done)
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
+}
