@@ -1,0 +1,296 @@
+// Package stack is the transaction-user API of Switchboard: a Server that
+// hands requests to a Handler, much as net/http does, and a Client that sends
+// requests and returns their final responses.
+//
+// A Server owns the transport listeners and the transaction layer. Each
+// request that passes sip.Policy.Check starts a server transaction and is
+// served in a goroutine of its own by Handler.ServeSIP; at most
+// MaxConcurrent run at once, and requests beyond that get 503. Requests that
+// fail the check are answered statelessly with the response the policy names
+// (400, 416, 420, 505 …), responses that fail it are dropped. An INVITE gets
+// 100 Trying when the handler has not answered within 200 ms.
+//
+//	srv := &stack.Server{Handler: stack.HandlerFunc(func(ctx context.Context, tx *stack.Tx, req *sip.Message) {
+//		tx.Reply(200, "")
+//	})}
+//	srv.Listen("udp", "127.0.0.1:5060")
+//	defer srv.Shutdown(context.Background())
+//
+// Client sends through the same listeners: Client.Do returns the final
+// response as a value (a 486 is not an error) and an error only for a
+// timeout or a transport failure.
+package stack
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/switchboard-sip/switchboard/sip"
+	"github.com/switchboard-sip/switchboard/transaction"
+	"github.com/switchboard-sip/switchboard/transport"
+)
+
+// Handler responds to SIP requests. ServeSIP is called with the server
+// transaction of a new request, or with tx nil for an ACK (the ACK of a 2xx,
+// or one to forward), which is never answered. A handler owns the response:
+// it should send a final response through tx before it returns; if it does
+// not, the Server answers 487 when the request was cancelled and 500
+// otherwise. ctx is cancelled when a CANCEL for the request arrives or the
+// server shuts down.
+type Handler interface {
+	ServeSIP(ctx context.Context, tx *Tx, req *sip.Message)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, tx *Tx, req *sip.Message)
+
+// ServeSIP calls f.
+func (f HandlerFunc) ServeSIP(ctx context.Context, tx *Tx, req *sip.Message) { f(ctx, tx, req) }
+
+// Middleware wraps a Handler.
+type Middleware func(Handler) Handler
+
+// Chain applies middleware so that the first one listed runs first.
+func Chain(h Handler, mw ...Middleware) Handler {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
+}
+
+// Mux routes requests by method. Methods without a handler get 405 with an
+// Allow header listing those that have one (§8.2.1).
+type Mux struct {
+	mu sync.RWMutex
+	m  map[string]Handler // guarded by mu
+}
+
+// Handle registers h for method ("INVITE", "OPTIONS" …).
+func (x *Mux) Handle(method string, h Handler) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.m == nil {
+		x.m = make(map[string]Handler)
+	}
+	x.m[method] = h
+}
+
+// HandleFunc registers f for method.
+func (x *Mux) HandleFunc(method string, f func(ctx context.Context, tx *Tx, req *sip.Message)) {
+	x.Handle(method, HandlerFunc(f))
+}
+
+// ServeSIP dispatches to the handler for req.Method.
+func (x *Mux) ServeSIP(ctx context.Context, tx *Tx, req *sip.Message) {
+	x.mu.RLock()
+	h := x.m[req.Method]
+	allow := ""
+	if h == nil {
+		for m := range x.m {
+			if allow != "" {
+				allow += ", "
+			}
+			allow += m
+		}
+	}
+	x.mu.RUnlock()
+	if h != nil {
+		h.ServeSIP(ctx, tx, req)
+		return
+	}
+	if tx != nil {
+		tx.Reply(405, "", sip.NewHeader("Allow", allow))
+	}
+}
+
+// Tx is the server transaction of one request, seen from a handler.
+type Tx struct {
+	st  *transaction.ServerTx
+	srv *Server
+}
+
+// Request returns the request.
+func (t *Tx) Request() *sip.Message { return t.st.Request }
+
+// Respond sends res, built with sip.NewResponse from the request.
+func (t *Tx) Respond(res *sip.Message) error { return t.st.Respond(res) }
+
+// Reply builds a response to the request with code and reason (StatusText
+// when empty) and the extra headers, and sends it.
+func (t *Tx) Reply(code int, reason string, hdrs ...sip.Header) error {
+	res := sip.NewResponse(t.st.Request, code, reason)
+	res.Headers = append(res.Headers, hdrs...)
+	return t.st.Respond(res)
+}
+
+// Done is closed when the transaction has ended.
+func (t *Tx) Done() <-chan struct{} { return t.st.Done() }
+
+// Err reports why the transaction ended abnormally (transaction.ErrTimeout
+// when no ACK came), or nil.
+func (t *Tx) Err() error { return t.st.Err() }
+
+// Source returns the remote address the request came from.
+func (t *Tx) Source() netip.AddrPort { return t.st.Source.Remote }
+
+// Server serves SIP requests. Set its fields before Listen.
+type Server struct {
+	Handler Handler
+	// Policy decides what requests are answered statelessly and which
+	// responses are dropped (sip.Policy.Check); its zero value is a UAS.
+	Policy sip.Policy
+	Timers transaction.Timers
+	// MaxConcurrent bounds the handlers running at once; further
+	// requests get 503 with Retry-After. Zero means 10 000.
+	MaxConcurrent int
+	// Transport, if set before Listen, is used as the transport layer;
+	// otherwise the Server makes one.
+	Transport *transport.Layer
+	Logger    *slog.Logger
+
+	once     sync.Once
+	tl       transaction.Layer
+	sem      chan struct{}
+	ctx      context.Context
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	shutting atomic.Bool
+}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		if s.Transport == nil {
+			s.Transport = &transport.Layer{Logger: s.Logger}
+		}
+		s.Transport.Handler = s.receive
+		s.tl = transaction.Layer{Transport: s.Transport, Timers: s.Timers, Logger: s.Logger,
+			OnRequest: s.serve, OnAck: s.ack}
+		n := s.MaxConcurrent
+		if n <= 0 {
+			n = 10000
+		}
+		s.sem = make(chan struct{}, n)
+		s.ctx, s.stop = context.WithCancel(context.Background())
+	})
+}
+
+// Listen starts a listener (proto udp, tcp or tls) and returns its address.
+func (s *Server) Listen(proto, addr string) (netip.AddrPort, error) {
+	s.init()
+	return s.Transport.Listen(proto, addr)
+}
+
+// Transactions returns the number of live server and client transactions.
+func (s *Server) Transactions() (servers, clients int) { s.init(); return s.tl.Len() }
+
+// receive validates what the transport delivers (§8.2, §16.3 via
+// sip.Policy) before the transaction layer sees it.
+func (s *Server) receive(m *sip.Message, src transport.Flow) {
+	v := s.Policy.Check(m)
+	switch {
+	case v.Drop:
+		s.debug("stack: dropped", "from", src, "why", v.Err)
+		return
+	case v.Code != 0:
+		s.debug("stack: rejected", "from", src, "code", v.Code, "why", v.Err)
+		if err := s.Transport.SendResponse(v.Response(m), src); err != nil {
+			s.debug("stack: sending stateless response", "err", err)
+		}
+		return
+	}
+	s.tl.Receive(m, src)
+}
+
+func (s *Server) debug(msg string, args ...any) {
+	if s.Logger != nil {
+		s.Logger.Debug(msg, args...)
+	}
+}
+
+// serve runs the handler for a new server transaction.
+func (s *Server) serve(st *transaction.ServerTx) {
+	tx := &Tx{st: st, srv: s}
+	req := st.Request
+	if req.Method == "CANCEL" {
+		// §9.2: the CANCEL gets 200 when it matches an INVITE, 481
+		// otherwise; the INVITE's handler sees its context cancelled.
+		if st.Cancels != nil {
+			tx.Reply(200, "")
+		} else {
+			tx.Reply(481, "")
+		}
+		return
+	}
+	if s.shutting.Load() {
+		tx.Reply(503, "", sip.NewHeader("Retry-After", "5"))
+		return
+	}
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		tx.Reply(503, "", sip.NewHeader("Retry-After", "1"))
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.sem }()
+		ctx, cancel := context.WithCancel(s.ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-st.Cancelled():
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		if s.Handler != nil {
+			s.Handler.ServeSIP(ctx, tx, req)
+		}
+		// The handler owns the response; answer for it if it did not.
+		code := 500
+		if ctx.Err() != nil && st.State() == transaction.Proceeding {
+			code = 487
+		}
+		if st.State() == transaction.Proceeding || st.State() == transaction.Trying {
+			tx.Reply(code, "")
+		}
+	}()
+}
+
+func (s *Server) ack(ack *sip.Message, _ transport.Flow) {
+	if s.Handler == nil {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.Handler.ServeSIP(s.ctx, nil, ack)
+	}()
+}
+
+// Shutdown stops accepting new requests (they get 503), cancels the
+// context of running handlers once ctx is done, waits for them, then closes
+// the listeners. Transactions still retransmitting are cut short.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.shutting.Store(true)
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.stop()
+		<-done
+		err = ctx.Err()
+	}
+	s.stop()
+	if cerr := s.Transport.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,590 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-sip/switchboard/sip"
+)
+
+// ErrClosed reports a use of a closed Layer.
+var ErrClosed = errors.New("transport: closed")
+
+// Layer owns the listeners and connections of one SIP element. Set its
+// fields before the first Listen; they must not change afterwards.
+type Layer struct {
+	// Handler receives every message that frames, with the flow it came
+	// on, in the goroutine that read it. For a request the top Via has
+	// already been given received and rport (§18.2.1, RFC 3581 §4).
+	Handler func(m *sip.Message, src Flow)
+	// IdleTimeout closes stream connections that carry nothing for this
+	// long; zero means 2 minutes.
+	IdleTimeout time.Duration
+	// DialTimeout bounds connection set-up; zero means 5 seconds.
+	DialTimeout time.Duration
+	// TLSConfig is used by TLS listeners and, with ServerName set per
+	// target, by outgoing TLS connections.
+	TLSConfig *tls.Config
+	// UDPReaders is the number of goroutines reading each UDP socket;
+	// zero means 2.
+	UDPReaders int
+	// MTU decides when a UDP request is sent over TCP instead (§18.1.1:
+	// within 200 bytes of the path MTU); zero means 1500.
+	MTU int
+	// Logger receives warnings and debug records; nil discards them.
+	Logger *slog.Logger
+
+	nextID atomic.Uint64
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	closed    bool                // guarded by mu
+	packets   []*udpSocket        // guarded by mu
+	listeners []*streamListener   // guarded by mu
+	conns     map[uint64]*conn    // guarded by mu
+	byRemote  map[connKey][]*conn // guarded by mu
+}
+
+type connKey struct {
+	proto  string
+	remote netip.AddrPort
+}
+
+type udpSocket struct {
+	pc    *net.UDPConn
+	local netip.AddrPort
+}
+
+type streamListener struct {
+	proto string
+	ln    net.Listener
+	local netip.AddrPort
+}
+
+func (l *Layer) logger() *slog.Logger {
+	if l.Logger != nil {
+		return l.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Listen opens a listener: proto is UDP, TCP or TLS; addr a host:port
+// ("127.0.0.1:5060", "[::1]:0"). It returns the bound address.
+func (l *Layer) Listen(proto, addr string) (netip.AddrPort, error) {
+	proto = strings.ToUpper(proto)
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return netip.AddrPort{}, ErrClosed
+	}
+	switch proto {
+	case UDP:
+		ua, err := net.ResolveUDPAddr("udp", addr)
+		if err != nil {
+			return netip.AddrPort{}, fmt.Errorf("transport: listen udp %s: %w", addr, err)
+		}
+		pc, err := net.ListenUDP("udp", ua)
+		if err != nil {
+			return netip.AddrPort{}, fmt.Errorf("transport: listen udp %s: %w; set another address or stop the other server", addr, err)
+		}
+		s := &udpSocket{pc: pc, local: pc.LocalAddr().(*net.UDPAddr).AddrPort()}
+		l.mu.Lock()
+		l.packets = append(l.packets, s)
+		l.mu.Unlock()
+		n := l.UDPReaders
+		if n <= 0 {
+			n = 2
+		}
+		for range n {
+			l.wg.Add(1)
+			go l.readUDP(s)
+		}
+		return s.local, nil
+	case TCP, TLS:
+		var ln net.Listener
+		var err error
+		if proto == TLS {
+			if l.TLSConfig == nil {
+				return netip.AddrPort{}, fmt.Errorf("transport: listen tls %s: no TLS configuration", addr)
+			}
+			ln, err = tls.Listen("tcp", addr, l.TLSConfig)
+		} else {
+			ln, err = net.Listen("tcp", addr)
+		}
+		if err != nil {
+			return netip.AddrPort{}, fmt.Errorf("transport: listen %s %s: %w; set another address or stop the other server", strings.ToLower(proto), addr, err)
+		}
+		s := &streamListener{proto: proto, ln: ln, local: ln.Addr().(*net.TCPAddr).AddrPort()}
+		l.mu.Lock()
+		l.listeners = append(l.listeners, s)
+		l.mu.Unlock()
+		l.wg.Add(1)
+		go l.accept(s)
+		return s.local, nil
+	}
+	return netip.AddrPort{}, fmt.Errorf("transport: unknown protocol %q; use UDP, TCP or TLS", proto)
+}
+
+func (l *Layer) readUDP(s *udpSocket) {
+	defer l.wg.Done()
+	buf := make([]byte, sip.MaxMessageSize+1)
+	for {
+		n, from, err := s.pc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.logger().Debug("transport: udp read", "err", err)
+			continue
+		}
+		if n > sip.MaxMessageSize || isKeepAlive(buf[:n]) {
+			continue
+		}
+		// Parse takes ownership: hand it a copy of the datagram.
+		m, err := sip.Parse(append([]byte(nil), buf[:n]...))
+		if err != nil {
+			l.logger().Debug("transport: unparsable datagram", "from", from, "err", err)
+			continue
+		}
+		l.deliver(m, Flow{Proto: UDP, Remote: unmap(from), Local: s.local})
+	}
+}
+
+// isKeepAlive reports a CRLF keep-alive datagram (RFC 5626 §3.5.1 STUN
+// aside): nothing but CR and LF.
+func isKeepAlive(b []byte) bool {
+	for _, c := range b {
+		if c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+func unmap(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
+// deliver stamps received/rport on a request (§18.2.1, RFC 3581 §4) and
+// hands the message to the Handler.
+func (l *Layer) deliver(m *sip.Message, src Flow) {
+	if m.IsRequest() {
+		stampVia(m, src.Remote)
+	}
+	if l.Handler != nil {
+		l.Handler(m, src)
+	}
+}
+
+// stampVia adds received when the top Via's sent-by is not the source
+// address, and fills an empty rport with the source port.
+func stampVia(m *sip.Message, from netip.AddrPort) {
+	for i := range m.Headers {
+		h := &m.Headers[i]
+		if !h.Is("Via") {
+			continue
+		}
+		first, rest, _ := strings.Cut(h.Value, ",")
+		v, err := sip.ParseVia(first)
+		if err != nil {
+			return
+		}
+		p := v.Params
+		changed := false
+		if a, ok := sip.HostAddr(v.Host); !ok || a.Unmap() != from.Addr() || p.Has("rport") {
+			p = p.With("received", from.Addr().String())
+			changed = true
+		}
+		if rp, ok := p.Get("rport"); ok && rp == "" {
+			p = p.With("rport", strconv.Itoa(int(from.Port())))
+			changed = true
+		}
+		if changed {
+			v.Params = p
+			nv := v.String()
+			if rest != "" || strings.Contains(h.Value, ",") {
+				nv += "," + rest
+			}
+			*h = sip.NewHeader(h.Name, nv)
+		}
+		return
+	}
+}
+
+func (l *Layer) accept(s *streamListener) {
+	defer l.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.logger().Warn("transport: accept", "proto", s.proto, "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		l.addConn(s.proto, c)
+	}
+}
+
+// conn is one stream connection, inbound or outbound.
+type conn struct {
+	id     uint64
+	proto  string
+	nc     net.Conn
+	remote netip.AddrPort
+	local  netip.AddrPort
+	wmu    sync.Mutex // serializes writes
+}
+
+func (l *Layer) addConn(proto string, nc net.Conn) *conn {
+	c := &conn{id: l.nextID.Add(1), proto: proto, nc: nc,
+		remote: unmap(nc.RemoteAddr().(*net.TCPAddr).AddrPort()), local: unmap(nc.LocalAddr().(*net.TCPAddr).AddrPort())}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		nc.Close()
+		return nil
+	}
+	if l.conns == nil {
+		l.conns = make(map[uint64]*conn)
+		l.byRemote = make(map[connKey][]*conn)
+	}
+	l.conns[c.id] = c
+	k := connKey{proto, c.remote}
+	l.byRemote[k] = append(l.byRemote[k], c)
+	l.mu.Unlock()
+	l.wg.Add(1)
+	go l.readStream(c)
+	return c
+}
+
+func (l *Layer) removeConn(c *conn) {
+	l.mu.Lock()
+	delete(l.conns, c.id)
+	k := connKey{c.proto, c.remote}
+	list := l.byRemote[k]
+	for i, x := range list {
+		if x == c {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(l.byRemote, k)
+	} else {
+		l.byRemote[k] = list
+	}
+	l.mu.Unlock()
+	c.nc.Close()
+}
+
+// idleReader sets a read deadline before each read, so that a connection
+// silent for the idle time is closed.
+type idleReader struct {
+	c    net.Conn
+	idle time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	r.c.SetReadDeadline(time.Now().Add(r.idle))
+	return r.c.Read(p)
+}
+
+func (l *Layer) readStream(c *conn) {
+	defer l.wg.Done()
+	defer l.removeConn(c)
+	idle := l.IdleTimeout
+	if idle <= 0 {
+		idle = 2 * time.Minute
+	}
+	sr := sip.NewStreamReader(idleReader{c.nc, idle})
+	sr.KeepAlive = func() { c.write([]byte("\r\n")) } // RFC 5626 §3.5.1 pong
+	src := Flow{Proto: c.proto, Remote: c.remote, Local: c.local, Conn: c.id}
+	for {
+		m, err := sr.ReadMessage()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				l.logger().Debug("transport: closing stream", "flow", src, "err", err)
+			}
+			return
+		}
+		l.deliver(m, src)
+	}
+}
+
+func (c *conn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// Close stops every listener and connection and waits for their goroutines.
+func (l *Layer) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	for _, s := range l.packets {
+		s.pc.Close()
+	}
+	for _, s := range l.listeners {
+		s.ln.Close()
+	}
+	for _, c := range l.conns {
+		c.nc.Close()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+	return nil
+}
+
+// Conns returns the number of open stream connections.
+func (l *Layer) Conns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+// SendRequest implements transaction.Transport: it completes the top Via
+// with the protocol and the address of the local listener it sends from,
+// and sends req toward dst. Over UDP a request within 200 bytes of the MTU
+// goes over TCP instead when a TCP listener exists, and back over UDP if the
+// connection is refused (§18.1.1). Stream requests reuse an open connection
+// to the same remote address.
+func (l *Layer) SendRequest(req *sip.Message, dst Flow) (Flow, error) {
+	proto := strings.ToUpper(dst.Proto)
+	if proto == UDP && req.MarshalSize() > l.mtu()-200 && l.listenerFor(TCP) != nil {
+		f, err := l.sendRequestOn(req, Flow{Proto: TCP, Remote: dst.Remote})
+		if err == nil {
+			return f, nil
+		}
+		l.logger().Debug("transport: TCP for a large request failed; using UDP", "dst", dst.Remote, "err", err)
+	}
+	dst.Proto = proto
+	return l.sendRequestOn(req, dst)
+}
+
+func (l *Layer) mtu() int {
+	if l.MTU > 0 {
+		return l.MTU
+	}
+	return 1500
+}
+
+func (l *Layer) sendRequestOn(req *sip.Message, dst Flow) (Flow, error) {
+	switch dst.Proto {
+	case UDP:
+		s := l.udpFor(dst.Remote)
+		if s == nil {
+			return dst, fmt.Errorf("transport: no UDP listener to send from")
+		}
+		setSentBy(req, UDP, s.local)
+		dst.Local = s.local
+		_, err := s.pc.WriteToUDPAddrPort(req.Bytes(), dst.Remote)
+		if err != nil {
+			return dst, fmt.Errorf("transport: send to %s: %w", dst, err)
+		}
+		return dst, nil
+	case TCP, TLS:
+		c, err := l.connTo(dst)
+		if err != nil {
+			return dst, err
+		}
+		adv := c.local
+		if s := l.listenerFor(dst.Proto); s != nil {
+			adv = netip.AddrPortFrom(c.local.Addr(), s.local.Port())
+		}
+		setSentBy(req, dst.Proto, adv)
+		dst.Local, dst.Conn = c.local, c.id
+		if err := c.write(req.Bytes()); err != nil {
+			l.removeConn(c)
+			return dst, fmt.Errorf("transport: send to %s: %w", dst, err)
+		}
+		return dst, nil
+	}
+	return dst, fmt.Errorf("transport: cannot send over %q", dst.Proto)
+}
+
+// setSentBy rewrites the top Via's sent-protocol and sent-by, keeping its
+// parameters (the branch) (§18.1.1).
+func setSentBy(req *sip.Message, proto string, local netip.AddrPort) {
+	for i := range req.Headers {
+		h := &req.Headers[i]
+		if !h.Is("Via") {
+			continue
+		}
+		first, rest, hasRest := strings.Cut(h.Value, ",")
+		v, err := sip.ParseVia(first)
+		if err != nil {
+			return
+		}
+		v.Transport = proto
+		v.Host = hostString(local.Addr())
+		v.Port = int(local.Port())
+		nv := v.String()
+		if hasRest {
+			nv += "," + rest
+		}
+		if nv != h.Value {
+			// Only the first send writes: retransmissions, which may
+			// overlap, find the Via complete and only read.
+			*h = sip.NewHeader(h.Name, nv)
+		}
+		return
+	}
+}
+
+func hostString(a netip.Addr) string {
+	if a.Is6() && !a.Is4In6() {
+		return "[" + a.String() + "]"
+	}
+	return a.Unmap().String()
+}
+
+func (l *Layer) udpFor(remote netip.AddrPort) *udpSocket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var any *udpSocket
+	for _, s := range l.packets {
+		if s.local.Addr().Is4() == remote.Addr().Is4() || s.local.Addr().IsUnspecified() {
+			return s
+		}
+		any = s
+	}
+	return any
+}
+
+func (l *Layer) listenerFor(proto string) *streamListener {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.listeners {
+		if s.proto == proto {
+			return s
+		}
+	}
+	return nil
+}
+
+// connTo returns the connection dst names (dst.Conn), any open one to
+// dst.Remote, or a new one.
+func (l *Layer) connTo(dst Flow) (*conn, error) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if c, ok := l.conns[dst.Conn]; ok && dst.Conn != 0 {
+		l.mu.Unlock()
+		return c, nil
+	}
+	if list := l.byRemote[connKey{dst.Proto, dst.Remote}]; len(list) > 0 {
+		c := list[len(list)-1]
+		l.mu.Unlock()
+		return c, nil
+	}
+	l.mu.Unlock()
+	timeout := l.DialTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var nc net.Conn
+	var err error
+	if dst.Proto == TLS {
+		conf := &tls.Config{}
+		if l.TLSConfig != nil {
+			conf = l.TLSConfig.Clone()
+		}
+		d := tls.Dialer{Config: conf}
+		nc, err = d.DialContext(ctx, "tcp", dst.Remote.String())
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", dst.Remote.String())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("transport: connect to %s: %w", dst, err)
+	}
+	c := l.addConn(dst.Proto, nc)
+	if c == nil {
+		return nil, ErrClosed
+	}
+	return c, nil
+}
+
+// SendResponse implements transaction.Transport with the rules of RFC 3261
+// §18.2.2 and RFC 3581 §4: over a stream, on the connection the request came
+// in on, or a new one to the source address and sent-by port; over UDP, to
+// the source address and the rport, or the sent-by port (the maddr case,
+// multicast, is not supported), from the socket the request arrived on.
+func (l *Layer) SendResponse(res *sip.Message, src Flow) error {
+	v, err := res.Via()
+	if err != nil {
+		return fmt.Errorf("transport: response without Via: %w", err)
+	}
+	port := uint16(5060)
+	if v.Port != 0 {
+		port = uint16(v.Port)
+	}
+	if src.Reliable() {
+		l.mu.Lock()
+		c := l.conns[src.Conn]
+		l.mu.Unlock()
+		if c == nil {
+			var err error
+			if c, err = l.connTo(Flow{Proto: src.Proto, Remote: netip.AddrPortFrom(src.Remote.Addr(), port)}); err != nil {
+				return err
+			}
+		}
+		if err := c.write(res.Bytes()); err != nil {
+			l.removeConn(c)
+			return fmt.Errorf("transport: send response to %s: %w", src, err)
+		}
+		return nil
+	}
+	dst := netip.AddrPortFrom(src.Remote.Addr(), port)
+	if rp := v.Params.Value("rport"); rp != "" {
+		if n, err := strconv.ParseUint(rp, 10, 16); err == nil {
+			dst = netip.AddrPortFrom(src.Remote.Addr(), uint16(n))
+		}
+	}
+	s := l.udpFrom(src.Local)
+	if s == nil {
+		return fmt.Errorf("transport: no UDP socket for %s", src.Local)
+	}
+	if _, err := s.pc.WriteToUDPAddrPort(res.Bytes(), dst); err != nil {
+		return fmt.Errorf("transport: send response to %s: %w", dst, err)
+	}
+	return nil
+}
+
+func (l *Layer) udpFrom(local netip.AddrPort) *udpSocket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.packets {
+		if s.local == local {
+			return s
+		}
+	}
+	if len(l.packets) > 0 {
+		return l.packets[0]
+	}
+	return nil
+}
