@@ -113,7 +113,6 @@ func ackFor(inv, res *sip.Message, branch string) *sip.Message {
 	return ack
 }
 
-
 // want builds expected log entries: want("INVITE", 0, 0.5) → ["INVITE@0" "INVITE@0.5"].
 func want(what string, at ...float64) []string {
 	var out []string
