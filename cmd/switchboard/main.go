@@ -1,6 +1,11 @@
 // Command switchboard is the Switchboard SIP server suite in one binary.
 //
 //	switchboard version          print the version
+//	switchboard options [-transport udp|tcp|tls] [-timeout D] sip:host[:port]
+//	                             send OPTIONS (like sipsak -s), print the
+//	                             status line and round-trip time; exit 0 on
+//	                             2xx, 1 on another final response, 2 on
+//	                             timeout or transport error
 //	switchboard parse [-role R] FILE
 //	                             parse one SIP message (a datagram's bytes)
 //	                             and print its structure and the verdict a
@@ -27,7 +32,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: switchboard version | parse [-role uas|proxy|registrar] FILE")
+		fmt.Fprintln(stderr, "usage: switchboard version | options [-transport udp|tcp|tls] sip:host[:port] | parse [-role uas|proxy|registrar] FILE")
 		return 2
 	}
 	switch args[0] {
@@ -36,8 +41,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "parse":
 		return parseCmd(args[1:], stdout, stderr)
+	case "options":
+		return optionsCmd(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "switchboard: unknown command %q; try version or parse\n", args[0])
+	fmt.Fprintf(stderr, "switchboard: unknown command %q; try version, options or parse\n", args[0])
 	return 2
 }
 
