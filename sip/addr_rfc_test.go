@@ -631,7 +631,8 @@ func TestCSeqRFC(t *testing.T) {
 		{"63104 OPTIONS", 63104, "OPTIONS", "63104 OPTIONS"}, // RFC 3261 §11.1
 		{"98176 REGISTER", 98176, "REGISTER", "98176 REGISTER"},
 		{"0 ACK", 0, "ACK", "0 ACK"},
-		{"2147483647 BYE", 2147483647, "BYE", "2147483647 BYE"}, // largest below 2**31
+		{"2147483647 BYE", 2147483647, "BYE", "2147483647 BYE"},
+		{"4294967295 BYE", 4294967295, "BYE", "4294967295 BYE"}, // §20.16: 32 bits
 		{"  321 \t BYE  ", 321, "BYE", "321 BYE"},               // LWS
 		{"1\r\n INFO", 1, "INFO", "1 INFO"},                     // folded LWS
 		{"007 CANCEL", 7, "CANCEL", "7 CANCEL"},
@@ -666,7 +667,7 @@ func TestCSeqRFC(t *testing.T) {
 		"4711 INV ITE",                // method is one token
 		"4711 INVITE,",                // not a token
 		"4711 INVITE;x=1",             // no parameters
-		"2147483648 INVITE",           // RFC 3261 §8.1.1.5: less than 2**31
+		"4294967296 INVITE",           // RFC 3261 §20.16: 32 bits
 		"4294967296 INVITE",           // RFC 3261 §20.16: beyond 32 bits
 		"36893488147419103232 INVITE", // RFC 4475 §3.1.2.4 overflow
 	} {

@@ -24,8 +24,8 @@ func ParseAuth(s string) (Auth, error) {
 	if i < len(s) && !isLWSByte(s[i]) {
 		return Auth{}, errorf("malformed auth scheme")
 	}
-	if a.Params == "" {
-		return a, nil
+	if a.Params == "" || (!equalFold(a.Scheme, "Digest") && isToken68(a.Params)) {
+		return a, nil // RFC 7235 token68 credentials (Basic, Bearer)
 	}
 	for name, value := range a.all() {
 		if !isTokenString(name) || value == "" && name != "" {

@@ -126,3 +126,16 @@ func BenchmarkStreamMessages(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStreamTrickleCR: a header value of 60 000 CRs arriving a byte at
+// a time must not make framing rescan the run on every read.
+func BenchmarkStreamTrickleCR(b *testing.B) {
+	msg := []byte("INVITE sip:a@b SIP/2.0\r\nSubject: x" + strings.Repeat("\r", 60000))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		if _, err := NewStreamReader(&chunkReader{data: msg, n: 1}).ReadMessage(); err == nil {
+			b.Fatal("an unterminated message was accepted")
+		}
+	}
+}

@@ -1,11 +1,19 @@
 package sip
 
-import "crypto/rand"
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+)
 
 // NewResponse builds a response to req as RFC 3261 §8.2.6 prescribes: the Via
 // headers (all of them, in order), From, To, Call-ID and CSeq are copied;
 // Timestamp is copied into 100 Trying (§8.2.6.1); Record-Route is copied into
-// 101-299 responses to INVITE and SUBSCRIBE, which create dialogs (§12.1.1).
+// 101-299 responses to INVITE, SUBSCRIBE and REFER, which create dialogs
+// (§12.1.1, RFC 6665, RFC 3515).
 // When To has no tag and code is above 100 a tag is added (§8.2.6.2). The tag
 // is derived from the request's transaction identifiers, so every response
 // to the same request carries the same tag. An empty reason uses StatusText.
@@ -15,7 +23,7 @@ func NewResponse(req *Message, code int, reason string) *Message {
 	}
 	res := &Message{StatusCode: code, Reason: reason, Version: "SIP/2.0"}
 	res.Headers = res.inline[:0]
-	dialog := code > 100 && code < 300 && (req.Method == "INVITE" || req.Method == "SUBSCRIBE")
+	dialog := code > 100 && code < 300 && (req.Method == "INVITE" || req.Method == "SUBSCRIBE" || req.Method == "REFER")
 	for _, h := range req.Headers {
 		switch h.k() {
 		case hVia, hFrom, hCallID, hCSeq:
@@ -40,41 +48,52 @@ func NewResponse(req *Message, code int, reason string) *Message {
 }
 
 func toHasTag(v string) bool {
-	a, err := ParseAddress(v)
-	return err == nil && a.Params.Has("tag")
+	if a, err := ParseAddress(v); err == nil {
+		return a.Params.Has("tag")
+	}
+	// Malformed: look for a tag parameter after the URI rather than add a
+	// second one.
+	if i := strings.LastIndexByte(v, '>'); i >= 0 {
+		v = v[i:]
+	}
+	return strings.Contains(strings.ToLower(v), ";tag=")
 }
 
-// responseTag derives a To tag from the request's Call-ID, From tag and top
-// Via branch: stable across retransmissions of the request and different for
-// different requests.
+// responseTag derives a To tag from the request's transaction identity
+// (Call-ID, From tag, CSeq, top Via branch and sent-by) with a keyed hash:
+// the same for every response to a request and its retransmissions,
+// different for other requests, and unpredictable without the process's
+// random key (§19.3 asks for cryptographically random tags).
 func responseTag(req *Message) string {
-	h := uint64(14695981039346656037) // FNV-1a
+	h := hmac.New(sha256.New, tagKey[:])
 	add := func(s string) {
-		for i := 0; i < len(s); i++ {
-			h = (h ^ uint64(s[i])) * 1099511628211
-		}
-		h = (h ^ 0xff) * 1099511628211 // separator
+		h.Write([]byte(s))
+		h.Write([]byte{0})
 	}
 	add(req.CallID())
 	if f, err := req.From(); err == nil {
 		add(f.Tag())
 	}
+	add(req.Get("CSeq"))
 	if v, err := req.Via(); err == nil {
 		add(v.Branch())
 		add(v.Host)
+		add(strconv.Itoa(v.Port))
 	}
-	const hexdigits = "0123456789abcdef"
-	var b [16]byte
-	for i := range b {
-		b[i] = hexdigits[h&15]
-		h >>= 4
-	}
-	return string(b[:])
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:8])
 }
 
+// tagKey is drawn once per process and never written again.
+var tagKey = func() (k [32]byte) {
+	rand.Read(k[:])
+	return k
+}()
+
 // NewRequest builds a request with the headers RFC 3261 §8.1.1 requires of a
-// UAC except Via, which the transport adds: To, From, Call-ID, CSeq and
-// Max-Forwards (70). from should carry a tag (NewTag).
+// UAC except Via, which the transport adds, and Contact, which a request that
+// can create a dialog needs (§8.1.1.8) and the caller adds: To, From,
+// Call-ID, CSeq and Max-Forwards (70). from should carry a tag (NewTag).
 func NewRequest(method string, target URI, from, to Address, callID string, seq uint32) *Message {
 	m := &Message{Method: method, RequestURI: target, Version: "SIP/2.0"}
 	m.Headers = m.inline[:0]

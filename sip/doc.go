@@ -18,7 +18,9 @@
 // over: it splits it into a start line, headers in their original order and a
 // body without copying, so parsing a typical INVITE takes one allocation. Headers
 // keep their names and values as written (compact forms, case, folding),
-// so a proxy forwards what it does not touch byte for byte. Typed accessors
+// so a proxy forwards the header values it does not touch byte for byte
+// (AppendTo normalises only the separators to "Name: value" CRLF, the
+// Request-URI's port and Content-Length). Typed accessors
 // read the headers the stack needs on demand, without allocating:
 //
 //	via, err := m.Via()          // top Via: transport, sent-by, branch …

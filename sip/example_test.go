@@ -29,15 +29,18 @@ func Example() {
 	v := proxy.Check(req)
 	fmt.Println("verdict:", v)
 
-	// Shown with LF line ends; on the wire every line ends in CRLF.
+	// Shown with LF line ends (on the wire every line ends in CRLF), and
+	// with the To tag, which is random per process, masked.
 	res := v.Response(req)
-	fmt.Print(strings.ReplaceAll(res.String(), "\r\n", "\n"))
+	to, _ := res.To()
+	out := strings.ReplaceAll(res.String(), "\r\n", "\n")
+	fmt.Print(strings.Replace(out, to.Tag(), "<16 hex digits>", 1))
 	// Output:
 	// OPTIONS chicago.example.com z9hG4bKhjhs8ass877 Alice 1928301774
 	// verdict: 483 Too Many Hops
 	// SIP/2.0 483 Too Many Hops
 	// Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bKhjhs8ass877
-	// To: <sip:carol@chicago.example.com>;tag=db6648c76512a2c2
+	// To: <sip:carol@chicago.example.com>;tag=<16 hex digits>
 	// From: Alice <sip:alice@atlanta.example.com>;tag=1928301774
 	// Call-ID: a84b4c76e66710
 	// CSeq: 63104 OPTIONS

@@ -197,17 +197,17 @@ type CSeq struct {
 // String returns the wire form "Seq Method".
 func (c CSeq) String() string { return string(appendUint(nil, uint64(c.Seq))) + " " + c.Method }
 
-// ParseCSeq parses "1*DIGIT LWS Method". The number must be below 2^31
-// (RFC 3261 §8.1.1.5).
+// ParseCSeq parses "1*DIGIT LWS Method". The number must fit 32 bits
+// (RFC 3261 §20.16; §8.1.1.5's limit of 2^31 binds only what a UAC picks).
 func ParseCSeq(s string) (CSeq, error) {
 	s = trimLWS(s)
 	i := 0
 	for i < len(s) && isDigit(s[i]) {
 		i++
 	}
-	n, ok := parseUint(s[:i], 1<<31-1)
+	n, ok := parseUint(s[:i], 1<<32-1)
 	if !ok {
-		return CSeq{}, errorf("sequence number missing or not below 2^31")
+		return CSeq{}, errorf("sequence number missing or above 2^32-1")
 	}
 	j := skipLWS(s, i)
 	if j == i || !isTokenString(s[j:]) {
@@ -293,10 +293,15 @@ func (m *Message) Contacts() iter.Seq2[Address, error] {
 	}
 }
 
-// IsWildcardContact reports whether the message carries "Contact: *".
+// IsWildcardContact reports whether any Contact value is "*" (whether it
+// is allowed there is Policy.Check's business).
 func (m *Message) IsWildcardContact() bool {
-	h := m.find(hContact)
-	return h != nil && h.Value == "*"
+	star := false
+	m.eachItem(hContact, func(item string) bool {
+		star = item == "*"
+		return !star
+	})
+	return star
 }
 
 // Routes yields each Route value, top first.
@@ -332,10 +337,21 @@ func (m *Message) ContentLength() (int, error) {
 	return int(n), err
 }
 
-// Expires returns the Expires header's delta-seconds (RFC 3261 §20.19).
+// Expires returns the Expires header's delta-seconds (RFC 3261 §20.19),
+// clamped to 2^32-1 as §10.2.1.1 allows.
 func (m *Message) Expires() (uint32, error) {
-	n, err := m.uintHeader(hExpires, 1<<32-1)
-	return uint32(n), err
+	h := m.find(hExpires)
+	if h == nil {
+		return 0, ErrNoHeader
+	}
+	if !allDigits(h.Value) {
+		return 0, &SyntaxError{What: "Expires", Msg: "not delta-seconds: " + quoteShort(h.Value)}
+	}
+	n, ok := parseUint(h.Value, 1<<32-1)
+	if !ok {
+		n = 1<<32 - 1
+	}
+	return uint32(n), nil
 }
 
 // ContentType returns the media type of the body without parameters, in

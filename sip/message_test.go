@@ -250,3 +250,75 @@ func verdictCode(v Verdict) string {
 	}
 	return string(appendUint(nil, uint64(v.Code)))
 }
+
+// TestValidatorEdgeCases covers verdicts a review of the validator found
+// wrong: control characters, empty Accept, 32-bit CSeq, token68
+// credentials, large expiry values and the wildcard Contact rules.
+func TestValidatorEdgeCases(t *testing.T) {
+	uas := Policy{}
+	registrar := Policy{Role: RoleRegistrar}
+	register := strings.NewReplacer("INVITE sip:bob@biloxi.example.com", "REGISTER sip:biloxi.example.com",
+		"314159 INVITE", "314159 REGISTER").Replace(simpleInvite)
+	cases := []struct {
+		name, base, edit, to, want string
+		p                          Policy
+	}{
+		{"bare CR in a value", simpleInvite, "Max-Forwards: 70", "Max-Forwards: 70\r\nSubject: x\rContent-Length: 500", "400", uas},
+		{"NUL in a value", simpleInvite, "Max-Forwards: 70", "Max-Forwards: 70\r\nSubject: x\x00y", "400", uas},
+		{"NUL in a quoted-pair", simpleInvite, "To: Bob", "To: \"B\\\x00b\"", "ok", uas},
+		{"folded value", simpleInvite, "Max-Forwards: 70", "Max-Forwards: 70\r\nSubject: a\r\n b", "ok", uas},
+		{"empty Accept", simpleInvite, "Max-Forwards: 70", "Max-Forwards: 70\r\nAccept:", "ok", uas},
+		{"CSeq 2^32-1", simpleInvite, "314159 INVITE", "4294967295 INVITE", "ok", uas},
+		{"CSeq 2^32", simpleInvite, "314159 INVITE", "4294967296 INVITE", "400", uas},
+		{"Bearer credentials", simpleInvite, "Max-Forwards: 70", "Max-Forwards: 70\r\nAuthorization: Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln", "ok", uas},
+		{"huge Contact expires", simpleInvite, "pc33.atlanta.example.com>", "pc33.atlanta.example.com>;expires=4294967296", "ok", uas},
+		{"huge Expires", simpleInvite, "Max-Forwards: 70", "Max-Forwards: 70\r\nExpires: 99999999999", "ok", uas},
+		{"Contact * in INVITE", simpleInvite, "Contact: <sip:alice@pc33.atlanta.example.com>", "Contact: *", "400", uas},
+		{"Contact * after another", register, "Max-Forwards: 70", "Max-Forwards: 70\r\nExpires: 0\r\nContact: *", "400", registrar},
+		{"Contact * without Expires 0", register, "Contact: <sip:alice@pc33.atlanta.example.com>", "Contact: *\r\nExpires: 3600", "400", registrar},
+		{"Contact * with Expires 0", register, "Contact: <sip:alice@pc33.atlanta.example.com>", "Contact: *\r\nExpires: 0", "ok", registrar},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := mustParse(t, strings.Replace(c.base, c.edit, c.to, 1))
+			if got := c.p.Check(m); verdictCode(got) != c.want {
+				t.Errorf("verdict %v (%v), want %s", got, got.Err, c.want)
+			}
+		})
+	}
+	m := mustParse(t, strings.Replace(simpleInvite, "Max-Forwards: 70", "Max-Forwards: 70\r\nExpires: 99999999999", 1))
+	if e, err := m.Expires(); err != nil || e != 1<<32-1 {
+		t.Errorf("Expires() = %d, %v; want it clamped to 2^32-1", e, err)
+	}
+}
+
+// TestResponseTags: To tags differ between requests (CSeq included), stay
+// the same for one request, and a malformed To never gets a second tag;
+// REFER's 2xx carries Record-Route.
+func TestResponseTags(t *testing.T) {
+	a := mustParse(t, simpleInvite)
+	b := mustParse(t, strings.Replace(simpleInvite, "314159 INVITE", "314160 INVITE", 1))
+	ta, _ := NewResponse(a, 200, "").To()
+	ta2, _ := NewResponse(a, 486, "").To()
+	tb, _ := NewResponse(b, 200, "").To()
+	if ta.Tag() != ta2.Tag() || ta.Tag() == tb.Tag() || len(ta.Tag()) != 16 {
+		t.Errorf("tags %q %q %q", ta.Tag(), ta2.Tag(), tb.Tag())
+	}
+	bad := mustParse(t, strings.Replace(simpleInvite, "To: Bob <sip:bob@biloxi.example.com>", "To: <sip:bob@biloxi.example.com>;tag=abc;x=", 1))
+	if got := NewResponse(bad, 400, "").Get("To"); strings.Count(got, "tag=") != 1 {
+		t.Errorf("malformed To got another tag: %q", got)
+	}
+	refer := mustParse(t, strings.NewReplacer("INVITE sip", "REFER sip", "314159 INVITE", "314159 REFER").Replace(simpleInvite))
+	if !NewResponse(refer, 202, "").Has("Record-Route") {
+		t.Error("202 to REFER lacks Record-Route")
+	}
+}
+
+// TestStreamFoldedContentLength: HCOLON allows folding before the value.
+func TestStreamFoldedContentLength(t *testing.T) {
+	msg := strings.Replace(simpleInvite, "Content-Length: 0\r\n\r\n", "Content-Length:\r\n 3\r\n\r\nabc", 1)
+	m, err := NewStreamReader(strings.NewReader(msg)).ReadMessage()
+	if err != nil || string(m.Body) != "abc" {
+		t.Fatalf("folded Content-Length over a stream: %v", err)
+	}
+}

@@ -125,7 +125,7 @@ func (p Params) With(name, value string) Params {
 // Without returns p with every parameter called name removed.
 func (p Params) Without(name string) Params {
 	s := string(p)
-	out := ""
+	var out strings.Builder
 	changed := false
 	for i := 0; i < len(s); {
 		n, _, _, next := nextParam(s, i)
@@ -136,17 +136,17 @@ func (p Params) Without(name string) Params {
 		if equalFold(n, name) {
 			changed = true
 		} else {
-			if out != "" {
-				out += ";"
+			if out.Len() > 0 {
+				out.WriteByte(';')
 			}
-			out += s[i:end]
+			out.WriteString(s[i:end])
 		}
 		i = next
 	}
 	if !changed {
 		return p
 	}
-	return Params(out)
+	return Params(out.String())
 }
 
 func formatParam(name, value string) string {

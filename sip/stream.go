@@ -30,11 +30,9 @@ func frame(b []byte, max, scanned int) (start, end, need, nowScanned int, err er
 	}
 	start = skipCRLF(b)
 	rest := b[start:]
-	// Back up over a line break the previous search may have stopped in.
-	from := max0(scanned - 3)
-	for from > 0 && (rest[from] == '\r' || rest[from] == '\n') {
-		from--
-	}
+	// Every '\n' before scanned-2 was judged with the two bytes after it
+	// at hand; only the last two need another look.
+	from := max0(scanned - 2)
 	hdrEnd, bodyStart := headerEnd(rest, from)
 	if hdrEnd < 0 {
 		if len(rest) > max {
@@ -68,12 +66,21 @@ func max0(n int) int {
 func scanContentLength(h []byte) (int, error) {
 	cl, found := 0, false
 	for len(h) > 0 {
-		line := h
-		if i := bytes.IndexByte(h, '\n'); i >= 0 {
-			line, h = h[:i], h[i+1:]
-		} else {
-			h = nil
+		// One header line with its folded continuations (§7.3.1).
+		end := 0
+		for {
+			i := bytes.IndexByte(h[end:], '\n')
+			if i < 0 {
+				end = len(h)
+				break
+			}
+			end += i + 1
+			if end >= len(h) || !isWS(h[end]) {
+				break
+			}
 		}
+		line := h[:end]
+		h = h[end:]
 		colon := bytes.IndexByte(line, ':')
 		if colon < 0 || len(line) == 0 || isWS(line[0]) {
 			continue
@@ -119,7 +126,8 @@ func ParseStream(msg []byte) (*Message, error) {
 // than MaxSize plus one read: a message that would be larger fails with
 // ErrMessageTooLarge as soon as its headers or Content-Length show it.
 type StreamReader struct {
-	// MaxSize bounds one message; 0 means MaxMessageSize.
+	// MaxSize bounds one message; 0 means MaxMessageSize, which is also
+	// the largest value that takes effect.
 	MaxSize int
 	// KeepAlive, if set, is called for each CRLFCRLF keep-alive ping seen
 	// between messages; the transport answers it with CRLF (RFC 5626
@@ -139,10 +147,11 @@ func NewStreamReader(r io.Reader) *StreamReader { return &StreamReader{r: r} }
 
 // ReadMessage returns the next message. At a clean end of stream it returns
 // io.EOF; if the stream ends inside a message, ErrIncomplete. After any
-// other error framing is lost and the connection should be closed.
+// other error the connection should be closed: framing is lost, or (an
+// error of ParseStream) the peer sends what is not SIP.
 func (s *StreamReader) ReadMessage() (*Message, error) {
 	max := s.MaxSize
-	if max <= 0 {
+	if max <= 0 || max > MaxMessageSize {
 		max = MaxMessageSize
 	}
 	for {

@@ -400,8 +400,8 @@ func decodeAt(s string, i int) (c byte, escReserved bool, next int) {
 // character itself (";"); a port, or a user, ttl, method, maddr or transport
 // parameter present in one must be present and equal in the other; other
 // parameters are compared only when both carry them; URI headers must match
-// in full. URIs of other schemes compare by their unescaped text (tel: number
-// and parameters).
+// in full. tel URIs and other schemes compare by their unescaped text (the
+// tel rules of RFC 3966 §4, which ignore visual separators, are not applied).
 func (u *URI) Equal(v *URI) bool {
 	if !equalFold(u.Scheme, v.Scheme) {
 		return false
@@ -422,8 +422,19 @@ func (u *URI) Equal(v *URI) bool {
 }
 
 func paramsMatch(a, b Params) bool {
+	get := b.Get
+	if len(a) > 256 && len(b) > 256 {
+		// Long lists: index b once instead of scanning it per parameter.
+		idx := map[string]string{}
+		for n, v := range b.All() {
+			if _, dup := idx[strings.ToLower(n)]; !dup {
+				idx[strings.ToLower(n)] = v
+			}
+		}
+		get = func(n string) (string, bool) { v, ok := idx[strings.ToLower(n)]; return v, ok }
+	}
 	for n, va := range a.All() {
-		vb, ok := b.Get(n)
+		vb, ok := get(n)
 		if !ok {
 			switch strings.ToLower(n) {
 			case "user", "ttl", "method", "maddr", "transport":
@@ -442,14 +453,32 @@ func headersMatch(a, b string) bool {
 	if a == "" {
 		return true
 	}
-	for _, h := range strings.Split(a, "&") {
+	// Split b once; index it by unescaped lower-case name when long.
+	bs := strings.Split(b, "&")
+	var idx map[string]string
+	if len(bs) > 16 {
+		idx = make(map[string]string, len(bs))
+		for _, g := range bs {
+			gn, vb, _ := strings.Cut(g, "=")
+			k := strings.ToLower(Unescape(gn))
+			if _, dup := idx[k]; !dup {
+				idx[k] = vb
+			}
+		}
+	}
+	for h := range strings.SplitSeq(a, "&") {
 		name, va, _ := strings.Cut(h, "=")
 		found := false
-		for _, g := range strings.Split(b, "&") {
-			gn, vb, _ := strings.Cut(g, "=")
-			if escapedEqual(name, gn, true) {
-				found = escapedEqual(va, vb, false)
-				break
+		if idx != nil {
+			vb, ok := idx[strings.ToLower(Unescape(name))]
+			found = ok && escapedEqual(va, vb, false)
+		} else {
+			for _, g := range bs {
+				gn, vb, _ := strings.Cut(g, "=")
+				if escapedEqual(name, gn, true) {
+					found = escapedEqual(va, vb, false)
+					break
+				}
 			}
 		}
 		if !found {

@@ -302,6 +302,9 @@ func checkHeaders(m *Message, request bool) error {
 		if seen[k] < 255 {
 			seen[k]++
 		}
+		if err := checkControls(h.Value); err != nil {
+			return inHeader(CanonicalName(h.Name), err)
+		}
 		if err := checkHeaderValue(m, k, h.Value); err != nil {
 			return inHeader(CanonicalName(h.Name), err)
 		}
@@ -317,8 +320,10 @@ func checkHeaders(m *Message, request bool) error {
 			return &SyntaxError{Msg: "more than one " + canonicalNames[k] + " header"}
 		}
 	}
-	if request && m.IsWildcardContact() && (m.Method != "REGISTER" || seen[hContact] > 1) {
-		return &SyntaxError{What: "Contact", Msg: "'*' is only allowed alone in REGISTER"}
+	if request && seen[hContact] > 0 {
+		if err := checkWildcard(m); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -326,8 +331,8 @@ func checkHeaders(m *Message, request bool) error {
 func checkHeaderValue(m *Message, k hkind, v string) error {
 	switch k {
 	case hVia, hRoute, hRecordRoute, hPath, hContact:
-		if k == hContact && v == "*" {
-			return nil
+		if k == hContact && trimLWS(v) == "*" {
+			return nil // checked as a whole in checkHeaders
 		}
 		var err error
 		eachItemOf(v, func(item string) bool {
@@ -341,11 +346,6 @@ func checkHeaderValue(m *Message, k hkind, v string) error {
 				var a Address
 				a, err = ParseAddress(item)
 				if err == nil && k == hContact {
-					if e, ok := a.Params.Get("expires"); ok {
-						if _, ok := parseUint(e, 1<<32-1); !ok {
-							err = errorf("contact expires out of range")
-						}
-					}
 					if q, ok := a.Params.Get("q"); ok && !validQValue(q) {
 						err = errorf("q must be a qvalue between 0 and 1, not %s", quoteShort(q))
 					}
@@ -367,8 +367,9 @@ func checkHeaderValue(m *Message, k hkind, v string) error {
 			return errorf("must be 0-255")
 		}
 	case hExpires, hMinExpires:
-		if _, ok := parseUint(v, 1<<32-1); !ok {
-			return errorf("must be delta-seconds below 2^32")
+		// §10.2.1.1: larger values are clamped, not refused.
+		if !allDigits(v) {
+			return errorf("must be delta-seconds")
 		}
 	case hContentLength:
 		if _, ok := parseUint(v, MaxMessageSize); !ok {
@@ -377,6 +378,9 @@ func checkHeaderValue(m *Message, k hkind, v string) error {
 	case hContentType:
 		return checkMediaType(v, false)
 	case hAccept:
+		if v == "" {
+			return nil // §20.1: nothing is acceptable
+		}
 		var err error
 		eachItemOf(v, func(item string) bool {
 			err = checkMediaType(item, true)
@@ -419,6 +423,68 @@ func eachItemOf(v string, f func(string) bool) bool {
 		}
 	}
 	return true
+}
+
+// checkControls rejects control characters in a header value (RFC 3261
+// §25.1: values are TEXT-UTF8, LWS and quoted strings): a CR or LF that does
+// not fold the line, NUL and the other CTLs. Inside a quoted string a
+// quoted-pair may escape any of them but CR and LF. A bare CR would make a
+// downstream parser end the line where this one did not.
+func checkControls(v string) error {
+	quoted := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case c == '\\' && quoted && i+1 < len(v) && v[i+1] != '\r' && v[i+1] != '\n':
+			i++
+		case c == '\r':
+			if i+2 >= len(v) || v[i+1] != '\n' || !isWS(v[i+2]) {
+				return errorf("bare CR in value")
+			}
+			i++
+		case c == '\n':
+			if i+1 >= len(v) || !isWS(v[i+1]) {
+				return errorf("bare LF in value")
+			}
+		case c < 0x20 && c != '\t', c == 0x7f:
+			return errorf("control character 0x%02x in value", c)
+		}
+	}
+	return nil
+}
+
+// checkWildcard: a Contact of "*" is allowed only in a REGISTER, as its one
+// Contact value, with Expires 0 (RFC 3261 §10.2.2, §10.3 step 6, §20.10).
+func checkWildcard(m *Message) error {
+	star, values := false, 0
+	m.eachItem(hContact, func(item string) bool {
+		values++
+		star = star || item == "*"
+		return true
+	})
+	if !star {
+		return nil
+	}
+	switch {
+	case m.Method != "REGISTER":
+		return &SyntaxError{What: "Contact", Msg: "'*' is only allowed in REGISTER"}
+	case values > 1:
+		return &SyntaxError{What: "Contact", Msg: "'*' must be the only Contact"}
+	case m.Get("Expires") != "0" && trimLWS(m.Get("Expires")) != "0":
+		return &SyntaxError{What: "Contact", Msg: "'*' requires Expires: 0"}
+	}
+	return nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // validQValue: ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
