@@ -322,3 +322,41 @@ func TestStreamFoldedContentLength(t *testing.T) {
 		t.Fatalf("folded Content-Length over a stream: %v", err)
 	}
 }
+
+// TestCheckOutgoing: values that would split into extra headers or a
+// second message are refused before they reach the wire.
+func TestCheckOutgoing(t *testing.T) {
+	base := func() *Message {
+		u, _ := ParseURI("sip:bob@example.com")
+		return NewRequest("INVITE", u, Address{URI: u, Params: "tag=1"}, Address{URI: u}, "cid", 1)
+	}
+	if err := CheckOutgoing(base()); err != nil {
+		t.Fatalf("a plain request refused: %v", err)
+	}
+	if err := CheckOutgoing(NewResponse(mustParse(t, simpleInvite), 200, "")); err != nil {
+		t.Fatalf("a plain response refused: %v", err)
+	}
+	bad := []func(m *Message){
+		func(m *Message) { m.Add("Subject", "hi\r\nContact: <sip:evil@x>") },
+		func(m *Message) { m.Add("Subject", "end\r\n") },
+		func(m *Message) { m.Add("X-A:B", "v") },
+		func(m *Message) { m.Method = "INVITE sip:x SIP/2.0\r\nX:" },
+		func(m *Message) { m.RequestURI.Host = "b.com x" },
+		func(m *Message) { m.Headers = append(m.Headers, Header{}) },
+		func(m *Message) {
+			a := Address{Display: "Eve\r\nX-Injected: 1", URI: m.RequestURI}
+			m.Set("From", a.String())
+		},
+	}
+	for i, f := range bad {
+		m := base()
+		f(m)
+		if err := CheckOutgoing(m); err == nil {
+			t.Errorf("case %d accepted:\n%q", i, m.String())
+		}
+	}
+	res := NewResponse(mustParse(t, simpleInvite), 200, "OK\r\nX-Evil: 1")
+	if CheckOutgoing(res) == nil {
+		t.Error("a reason phrase with CRLF accepted")
+	}
+}

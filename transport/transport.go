@@ -362,13 +362,17 @@ func (l *Layer) Conns() int {
 	return len(l.conns)
 }
 
-// SendRequest implements transaction.Transport: it completes the top Via
+// SendRequest implements transaction.Transport: it refuses a message that
+// sip.CheckOutgoing finds would split on the wire, completes the top Via
 // with the protocol and the address of the local listener it sends from,
 // and sends req toward dst. Over UDP a request within 200 bytes of the MTU
 // goes over TCP instead when a TCP listener exists, and back over UDP if the
 // connection is refused (§18.1.1). Stream requests reuse an open connection
 // to the same remote address.
 func (l *Layer) SendRequest(req *sip.Message, dst Flow) (Flow, error) {
+	if err := sip.CheckOutgoing(req); err != nil {
+		return dst, fmt.Errorf("transport: refusing to send: %w", err)
+	}
 	proto := strings.ToUpper(dst.Proto)
 	if proto == UDP && req.MarshalSize() > l.mtu()-200 && l.listenerFor(TCP) != nil {
 		f, err := l.sendRequestOn(req, Flow{Proto: TCP, Remote: dst.Remote})
@@ -529,12 +533,16 @@ func (l *Layer) connTo(dst Flow) (*conn, error) {
 	return c, nil
 }
 
-// SendResponse implements transaction.Transport with the rules of RFC 3261
+// SendResponse implements transaction.Transport (refusing what
+// sip.CheckOutgoing rejects) with the rules of RFC 3261
 // §18.2.2 and RFC 3581 §4: over a stream, on the connection the request came
 // in on, or a new one to the source address and sent-by port; over UDP, to
 // the source address and the rport, or the sent-by port (the maddr case,
 // multicast, is not supported), from the socket the request arrived on.
 func (l *Layer) SendResponse(res *sip.Message, src Flow) error {
+	if err := sip.CheckOutgoing(res); err != nil {
+		return fmt.Errorf("transport: refusing to send: %w", err)
+	}
 	v, err := res.Via()
 	if err != nil {
 		return fmt.Errorf("transport: response without Via: %w", err)
