@@ -8,13 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"net"
-	"net/netip"
 	"strings"
 	"sync"
 
 	"github.com/switchboard-sip/switchboard/sip"
 	"github.com/switchboard-sip/switchboard/transport"
+	"github.com/switchboard-sip/switchboard/transport/resolve"
 )
 
 // Client sends requests through a Server's listeners. Its zero value is not
@@ -29,6 +28,9 @@ type Client struct {
 	Transport string
 	// OnProvisional, if set, receives 1xx responses.
 	OnProvisional func(*sip.Message)
+	// Resolver finds the targets of a URI (RFC 3263); nil uses a
+	// resolve.Resolver with the system's name server.
+	Resolver *resolve.Resolver
 
 	srv *Server
 }
@@ -57,10 +59,45 @@ func (c *Client) Do(ctx context.Context, req *sip.Message) (*sip.Message, error)
 }
 
 func (c *Client) do(ctx context.Context, req *sip.Message) (*sip.Message, error) {
-	dst, err := c.target(ctx, req)
+	targets, err := c.targets(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	if len(targets) == 1 {
+		return c.send(ctx, req, targets[0])
+	}
+	// RFC 3263 §4.3: on a transport error, a timeout without any response
+	// or a 503, try the next target with a new transaction.
+	first := true
+	return resolve.Failover(ctx, targets, func(ctx context.Context, t resolve.Target) (*sip.Message, error) {
+		r := req
+		if !first {
+			r = withoutTopVia(req)
+		}
+		first = false
+		return c.send(ctx, r, t)
+	}, func(res *sip.Message, err error) bool {
+		return err != nil || (res != nil && res.StatusCode == 503)
+	})
+}
+
+// withoutTopVia returns a copy of req for a new transaction: the transaction
+// layer adds a Via with a fresh branch.
+func withoutTopVia(req *sip.Message) *sip.Message {
+	r := req.Clone()
+	for i, h := range r.Headers {
+		if h.Is("Via") {
+			r.Headers = append(r.Headers[:i], r.Headers[i+1:]...)
+			break
+		}
+	}
+	return r
+}
+
+// send runs one client transaction toward t and waits for its final
+// response.
+func (c *Client) send(ctx context.Context, req *sip.Message, t resolve.Target) (*sip.Message, error) {
+	dst := transport.Flow{Proto: t.Transport, Remote: t.Addr}
 	final := make(chan *sip.Message, 1)
 	var once sync.Once
 	tx, err := c.srv.tl.Request(req, dst, func(res *sip.Message) {
@@ -93,11 +130,10 @@ func (c *Client) do(ctx context.Context, req *sip.Message) (*sip.Message, error)
 	}
 }
 
-// target picks the next hop: the first Route if it is a loose router
-// (§16.12), else the Request-URI; its transport parameter, sips, or the
-// Client's Transport; and its host, looked up when it is a name
-// (A/AAAA; RFC 3263 NAPTR and SRV come with transport/resolve).
-func (c *Client) target(ctx context.Context, req *sip.Message) (transport.Flow, error) {
+// targets resolves the next hop: the first Route if it is a loose router
+// (§16.12), else the Request-URI, by RFC 3263 (transport/resolve). The
+// Client's Transport applies when the URI names none.
+func (c *Client) targets(ctx context.Context, req *sip.Message) ([]resolve.Target, error) {
 	u := req.RequestURI
 	for r, err := range req.Routes() {
 		if err == nil && r.URI.Params.Has("lr") {
@@ -106,34 +142,20 @@ func (c *Client) target(ctx context.Context, req *sip.Message) (transport.Flow, 
 		break
 	}
 	if !u.IsSIP() {
-		return transport.Flow{}, fmt.Errorf("stack: cannot send to %s URI %s", u.Scheme, u.String())
+		return nil, fmt.Errorf("stack: cannot send to %s URI %s", u.Scheme, u.String())
 	}
-	proto := strings.ToUpper(u.Params.Value("transport"))
-	if proto == "" {
-		proto = strings.ToUpper(c.Transport)
+	r := c.Resolver
+	if r == nil {
+		r = &resolve.Resolver{}
 	}
-	if u.IsSecure() {
-		proto = transport.TLS
-	}
-	if proto == "" {
-		proto = transport.UDP
-	}
-	port := u.Port
-	if port == 0 {
-		port = 5060
-		if proto == transport.TLS {
-			port = 5061
+	if !u.Params.Has("transport") && c.Transport != "" {
+		host := u.Host
+		if m := u.Params.Value("maddr"); m != "" {
+			host = m
 		}
+		return r.Resolve(ctx, host, u.Port, u.IsSecure(), c.Transport)
 	}
-	addr, ok := sip.HostAddr(u.Host)
-	if !ok {
-		ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", u.Host)
-		if err != nil || len(ips) == 0 {
-			return transport.Flow{}, fmt.Errorf("stack: resolve %s: %w", u.Host, err)
-		}
-		addr = ips[0]
-	}
-	return transport.Flow{Proto: proto, Remote: netip.AddrPortFrom(addr.Unmap(), uint16(port))}, nil
+	return r.ResolveURI(ctx, &u)
 }
 
 // authorize builds the retry of req answering the digest challenge in res:
