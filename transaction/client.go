@@ -145,7 +145,7 @@ func (tx *ClientTx) Err() error {
 func (tx *ClientTx) receive(res *sip.Message) {
 	code := res.StatusCode
 	tx.mu.Lock()
-	pass := false
+	pass, endNow := false, false
 	var resend *sip.Message
 	t := tx.l.timers
 	reliable := tx.flow.Reliable()
@@ -178,7 +178,7 @@ func (tx *ClientTx) receive(res *sip.Message) {
 			tx.ack = tx.makeAck(res)
 			resend = tx.ack
 			if reliable {
-				tx.terminateLocked(nil)
+				endNow = true // Timer D = 0, once the TU has the response
 			} else {
 				tx.deadline = time.AfterFunc(max(32*time.Second, 64*t.T1), tx.timerD)
 			}
@@ -188,7 +188,7 @@ func (tx *ClientTx) receive(res *sip.Message) {
 			stopTimer(tx.deadline)
 			tx.state = Completed
 			if reliable {
-				tx.terminateLocked(nil)
+				endNow = true // Timer K = 0, once the TU has the response
 			} else {
 				tx.deadline = time.AfterFunc(t.T4, tx.timerK)
 			}
@@ -207,6 +207,10 @@ func (tx *ClientTx) receive(res *sip.Message) {
 	}
 	if pass && tx.onResponse != nil {
 		tx.onResponse(res)
+	}
+	if endNow {
+		// Done closes only after the TU has seen the final response.
+		tx.endIn(Completed)
 	}
 }
 
