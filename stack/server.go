@@ -240,13 +240,15 @@ func (s *Server) serve(st *transaction.ServerTx) {
 		defer func() { <-s.sem }()
 		ctx, cancel := context.WithCancel(s.ctx)
 		defer cancel()
-		go func() {
-			select {
-			case <-st.Cancelled():
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
+		if req.Method == "INVITE" { // only an INVITE can be cancelled (§9)
+			go func() {
+				select {
+				case <-st.Cancelled():
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+		}
 		if s.Handler != nil {
 			s.Handler.ServeSIP(ctx, tx, req)
 		}

@@ -170,10 +170,17 @@ func (e *echoServer) serve(ctx context.Context, tx *Tx, req *sip.Message) {
 		select {
 		case <-time.After(1200 * time.Millisecond):
 		case <-ctx.Done():
+			// Cancelled: returning lets the Server answer 487.
+			e.watch(tx, req)
 			return
 		}
 	}
 	tx.Reply(code, "", sip.NewHeader("Contact", "<sip:echo@127.0.0.1>"))
+	e.watch(tx, req)
+}
+
+// watch records how an INVITE transaction ends.
+func (e *echoServer) watch(tx *Tx, req *sip.Message) {
 	if req.Method == "INVITE" {
 		go func() {
 			<-tx.Done()
@@ -369,5 +376,22 @@ func checkRetransmitted(t *testing.T, r sippResult, service, transport string, c
 		t.Errorf("SIPp saw %d extra 200s over TCP for %d calls; the 2xx must be retransmitted on streams too", unexpected, calls)
 	case transport == "t1" && code == "486" && retrans+unexpected != 0:
 		t.Errorf("a 486 was retransmitted over TCP (%d, %d)", retrans, unexpected)
+	}
+}
+
+// TestSIPpCancel: INVITEs to a slow handler are cancelled by SIPp; each
+// CANCEL gets 200, each INVITE 487 (§9.2), and the handler's context is
+// cancelled instead of running to its end.
+func TestSIPpCancel(t *testing.T) {
+	e, udp, _ := newEchoServer(t, transaction.Timers{})
+	const calls = 10
+	r := runSIPp(t, "invite_cancel.xml", udp, "u1", calls, "-s", "slow")
+	checkSIPp(t, r, calls)
+	checkHandledOnce(t, e, calls)
+	outcomes := e.waitOutcomes(t, calls, 10*time.Second)
+	for id, err := range outcomes {
+		if err != nil {
+			t.Errorf("%s: INVITE transaction ended with %v; the ACK for the 487 should have ended it", id, err)
+		}
 	}
 }

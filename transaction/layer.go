@@ -211,7 +211,10 @@ func (l *Layer) receiveRequest(req *sip.Message, src transport.Flow) {
 	if req.Method == "CANCEL" {
 		if inv, ok := l.servers[l.shardOf(inviteKeyOf(key))].get(inviteKeyOf(key)); ok {
 			tx.Cancels = inv
-			inv.markCancelled()
+			// The TU sees the CANCEL (and answers it) before the INVITE
+			// learns of it, so the 200 for the CANCEL goes out before a
+			// 487 for the INVITE (§9.2).
+			defer inv.markCancelled()
 		}
 	}
 	if l.OnRequest != nil {
