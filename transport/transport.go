@@ -33,8 +33,8 @@ type Layer struct {
 	IdleTimeout time.Duration
 	// DialTimeout bounds connection set-up; zero means 5 seconds.
 	DialTimeout time.Duration
-	// TLSConfig is used by TLS listeners and, with ServerName set per
-	// target, by outgoing TLS connections.
+	// TLSConfig is used by TLS and WSS listeners and, with ServerName set
+	// per target, by outgoing TLS and WSS connections.
 	TLSConfig *tls.Config
 	// UDPReaders is the number of goroutines reading each UDP socket;
 	// zero means 2.
@@ -79,8 +79,10 @@ func (l *Layer) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Listen opens a listener: proto is UDP, TCP or TLS; addr a host:port
-// ("127.0.0.1:5060", "[::1]:0"). It returns the bound address.
+// Listen opens a listener: proto is UDP, TCP, TLS, WS or WSS; addr a
+// host:port ("127.0.0.1:5060", "[::1]:0"). It returns the bound address.
+// A WS or WSS listener is an HTTP server that accepts, on any path, a
+// WebSocket upgrade asking for the "sip" subprotocol (RFC 7118 §4.1).
 func (l *Layer) Listen(proto, addr string) (netip.AddrPort, error) {
 	proto = strings.ToUpper(proto)
 	l.mu.Lock()
@@ -133,8 +135,10 @@ func (l *Layer) Listen(proto, addr string) (netip.AddrPort, error) {
 		l.wg.Add(1)
 		go l.accept(s)
 		return s.local, nil
+	case WS, WSS:
+		return l.listenWS(proto, addr)
 	}
-	return netip.AddrPort{}, fmt.Errorf("transport: unknown protocol %q; use UDP, TCP or TLS", proto)
+	return netip.AddrPort{}, fmt.Errorf("transport: unknown protocol %q; use UDP, TCP, TLS, WS or WSS", proto)
 }
 
 func (l *Layer) readUDP(s *udpSocket) {
@@ -265,9 +269,14 @@ func (l *Layer) addConn(proto string, nc net.Conn) *conn {
 	l.conns[c.id] = c
 	k := connKey{proto, c.remote}
 	l.byRemote[k] = append(l.byRemote[k], c)
-	l.mu.Unlock()
+	// Counted before Close can see closed and Wait.
 	l.wg.Add(1)
-	go l.readStream(c)
+	l.mu.Unlock()
+	if w, ok := nc.(*wsConn); ok {
+		go l.readWS(c, w)
+	} else {
+		go l.readStream(c)
+	}
 	return c
 }
 
@@ -406,7 +415,7 @@ func (l *Layer) sendRequestOn(req *sip.Message, dst Flow) (Flow, error) {
 			return dst, fmt.Errorf("transport: send to %s: %w", dst, err)
 		}
 		return dst, nil
-	case TCP, TLS:
+	case TCP, TLS, WS, WSS:
 		c, err := l.connTo(dst)
 		if err != nil {
 			return dst, err
@@ -512,7 +521,9 @@ func (l *Layer) connTo(dst Flow) (*conn, error) {
 	defer cancel()
 	var nc net.Conn
 	var err error
-	if dst.Proto == TLS {
+	if dst.Proto == WS || dst.Proto == WSS {
+		nc, err = l.dialWS(ctx, dst)
+	} else if dst.Proto == TLS {
 		conf := &tls.Config{}
 		if l.TLSConfig != nil {
 			conf = l.TLSConfig.Clone()
@@ -556,6 +567,12 @@ func (l *Layer) SendResponse(res *sip.Message, src Flow) error {
 		c := l.conns[src.Conn]
 		l.mu.Unlock()
 		if c == nil {
+			if src.Proto == WS || src.Proto == WSS {
+				// RFC 7118 §5.3: responses go back only over the
+				// WebSocket the request came on; a browser cannot be
+				// connected to.
+				return fmt.Errorf("transport: the WebSocket of %s is closed; the response is lost", src)
+			}
 			var err error
 			if c, err = l.connTo(Flow{Proto: src.Proto, Remote: netip.AddrPortFrom(src.Remote.Addr(), port)}); err != nil {
 				return err
