@@ -57,14 +57,15 @@ func freePort(t *testing.T, network string) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// startKamailio runs Kamailio on loopback as a TLS proxy with the given
-// certificate: OPTIONS to user "kamailio" it answers itself, everything
-// else it relays to the Request-URI. It returns the UDP and TLS ports.
-func startKamailio(t *testing.T, certFile, keyFile string) (udpPort, tlsPort int) {
+// startKamailio runs Kamailio on loopback as a TLS and WSS proxy with the
+// given certificate: OPTIONS to user "kamailio" it answers itself,
+// everything else it relays to the Request-URI. It returns the UDP, TLS and
+// WSS ports.
+func startKamailio(t *testing.T, certFile, keyFile string) (udpPort, tlsPort, wssPort int) {
 	t.Helper()
 	bin := kamailioBinary(t)
 	dir := t.TempDir()
-	udpPort, tlsPort = freePort(t, "udp"), freePort(t, "tcp")
+	udpPort, tlsPort, wssPort = freePort(t, "udp"), freePort(t, "tcp"), freePort(t, "tcp")
 	tlsCfg := fmt.Sprintf(`[server:default]
 method = TLSv1.2+
 verify_certificate = no
@@ -85,7 +86,9 @@ tcp_children=2
 auto_aliases=no
 listen=udp:127.0.0.1:%d
 listen=tls:127.0.0.1:%d
+listen=tls:127.0.0.1:%d
 enable_tls=yes
+tcp_accept_no_cl=yes
 mpath="%s/"
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -94,7 +97,19 @@ loadmodule "maxfwd.so"
 loadmodule "textops.so"
 loadmodule "siputils.so"
 loadmodule "tls.so"
+loadmodule "xhttp.so"
+loadmodule "websocket.so"
 modparam("tls", "config", "%s")
+
+# WebSocket handshakes on the second TLS port: that port speaks WSS.
+event_route[xhttp:request] {
+	if ($Rp == %d && $hdr(Upgrade) =~ "websocket" && $hdr(Connection) =~ "Upgrade" && $rm =~ "GET") {
+		if (ws_handle_handshake()) {
+			exit;
+		}
+	}
+	xhttp_reply("404", "Not Found", "", "");
+}
 
 request_route {
 	if (!mf_process_maxfwd_header("10")) {
@@ -109,7 +124,7 @@ request_route {
 		sl_reply_error();
 	}
 }
-`, udpPort, tlsPort, kamailioModules, filepath.Join(dir, "tls.cfg"))
+`, udpPort, tlsPort, wssPort, kamailioModules, filepath.Join(dir, "tls.cfg"), wssPort)
 	os.WriteFile(filepath.Join(dir, "tls.cfg"), []byte(tlsCfg), 0o600)
 	os.WriteFile(filepath.Join(dir, "kamailio.cfg"), []byte(cfg), 0o600)
 	var out bytes.Buffer
@@ -139,7 +154,7 @@ request_route {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", tlsPort), 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return udpPort, tlsPort
+			return udpPort, tlsPort, wssPort
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("kamailio did not start:\n%s", out.String())
@@ -148,16 +163,18 @@ request_route {
 	}
 }
 
-// TestKamailioTLS shows TLS interoperability with a real peer both ways:
-// our Client opens TLS to Kamailio; Kamailio opens TLS to our Server when it
-// relays a request, and the response finds its way back.
+// TestKamailioTLS shows TLS and WSS interoperability with a real peer: our
+// Client opens TLS and secure WebSocket connections to Kamailio; Kamailio
+// opens TLS to our Server when it relays a request, and the response finds
+// its way back. (Kamailio cannot open WebSockets itself, so WSS is shown
+// from our side as the client.)
 func TestKamailioTLS(t *testing.T) {
 	certDir := t.TempDir()
 	conf, err := transport.LoadTLS(transport.TLSFiles{DevDir: certDir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, kTLS := startKamailio(t, filepath.Join(certDir, "dev-cert.pem"), filepath.Join(certDir, "dev-key.pem"))
+	_, kTLS, kWSS := startKamailio(t, filepath.Join(certDir, "dev-cert.pem"), filepath.Join(certDir, "dev-key.pem"))
 
 	var viaTLS string
 	srv := &Server{Transport: &transport.Layer{TLSConfig: conf}, Handler: HandlerFunc(func(ctx context.Context, tx *Tx, req *sip.Message) {
@@ -198,5 +215,19 @@ func TestKamailioTLS(t *testing.T) {
 	}
 	if !strings.EqualFold(viaTLS, "TLS") {
 		t.Errorf("our server saw Kamailio's Via over %q, want TLS", viaTLS)
+	}
+
+	// WSS (RFC 7118): our Client → Kamailio over a secure WebSocket, and
+	// through Kamailio over TLS to our Server, the response coming back on
+	// the WebSocket.
+	res, err = cli.Client().Do(ctx, options(t, fmt.Sprintf("sip:kamailio@127.0.0.1:%d;transport=wss", kWSS)))
+	if err != nil || res.StatusCode != 200 || res.Reason != "Kamailio here" {
+		t.Fatalf("OPTIONS to Kamailio over WSS: %v %v", res, err)
+	}
+	req = options(t, fmt.Sprintf("sip:echo@%s;transport=tls", ourTLS))
+	req.Add("Route", fmt.Sprintf("<sip:127.0.0.1:%d;transport=wss;lr>", kWSS))
+	res, err = cli.Client().Do(ctx, req)
+	if err != nil || res.StatusCode != 200 || res.Reason != "Switchboard here" {
+		t.Fatalf("OPTIONS over WSS through Kamailio to our TLS server: %v %v", res, err)
 	}
 }
