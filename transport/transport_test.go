@@ -1,0 +1,166 @@
+package transport
+
+import (
+	"bufio"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-sip/switchboard/sip"
+)
+
+// recorder is a Handler that keeps what it receives.
+type recorder struct {
+	mu   sync.Mutex
+	msgs []*sip.Message
+	srcs []Flow
+	got  chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{got: make(chan struct{}, 100)} }
+
+func (r *recorder) handle(m *sip.Message, src Flow) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.srcs = append(r.srcs, src)
+	r.mu.Unlock()
+	r.got <- struct{}{}
+}
+
+func (r *recorder) wait(t *testing.T) (*sip.Message, Flow) {
+	t.Helper()
+	select {
+	case <-r.got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing received")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.msgs[len(r.msgs)-1], r.srcs[len(r.srcs)-1]
+}
+
+const optionsNoRport = "OPTIONS sip:echo@127.0.0.1 SIP/2.0\r\n" +
+	"Via: SIP/2.0/UDP 192.0.2.99:5070;branch=z9hG4bKx1\r\n" +
+	"From: <sip:a@example.com>;tag=1\r\nTo: <sip:echo@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+
+// TestUDPReceivedAndRport: §18.2.1 adds received when sent-by is not the
+// source; RFC 3581 fills rport; the response goes to the source address and
+// the rport, not to the Via's sent-by.
+func TestUDPReceivedAndRport(t *testing.T) {
+	rec := newRecorder()
+	l := &Layer{Handler: rec.handle}
+	addr, err := l.Listen("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+
+	// Without rport: received only.
+	peer.WriteToUDPAddrPort([]byte(optionsNoRport), addr)
+	m, src := rec.wait(t)
+	v, _ := m.Via()
+	if v.Params.Value("received") != "127.0.0.1" || v.Params.Has("rport") {
+		t.Errorf("Via %s: want received=127.0.0.1 and no rport", v)
+	}
+	if src.Remote != peer.LocalAddr().(*net.UDPAddr).AddrPort() || src.Proto != UDP {
+		t.Errorf("source flow %v", src)
+	}
+
+	// With rport: received and rport; the response goes to the source port.
+	peer.WriteToUDPAddrPort([]byte(strings.Replace(optionsNoRport, "branch=z9hG4bKx1", "branch=z9hG4bKx2;rport", 1)), addr)
+	m, src = rec.wait(t)
+	v, _ = m.Via()
+	port := peer.LocalAddr().(*net.UDPAddr).Port
+	if v.Params.Value("rport") != itoa(port) {
+		t.Errorf("Via %s: want rport=%d", v, port)
+	}
+	if err := l.SendResponse(sip.NewResponse(m, 200, ""), src); err != nil {
+		t.Fatal(err)
+	}
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 2048)
+	n, from, err := peer.ReadFromUDPAddrPort(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") || from != addr {
+		t.Errorf("response %q from %v (%v); want a 200 from the listening socket %v", buf[:n], from, err, addr)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestTCPKeepAliveAndIdle: a CRLFCRLF ping gets a CRLF pong (RFC 5626
+// §3.5.1), and a connection silent for IdleTimeout is closed.
+func TestTCPKeepAliveAndIdle(t *testing.T) {
+	l := &Layer{Handler: func(*sip.Message, Flow) {}, IdleTimeout: 300 * time.Millisecond}
+	addr, err := l.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("\r\n\r\n"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(c)
+	pong := make([]byte, 2)
+	if _, err := r.Read(pong); err != nil || string(pong) != "\r\n" {
+		t.Fatalf("pong = %q, %v; want CRLF", pong, err)
+	}
+	if l.Conns() != 1 {
+		t.Errorf("%d connections open, want 1", l.Conns())
+	}
+	// Now stay silent: the server closes after the idle time.
+	if _, err := r.ReadByte(); err == nil {
+		t.Fatal("connection still open after the idle time")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for l.Conns() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if l.Conns() != 0 {
+		t.Errorf("%d connections left after idle close", l.Conns())
+	}
+}
+
+// TestTCPConnectionReuse: requests toward a peer that already has a
+// connection open reuse it, and responses go back on the connection the
+// request came in on.
+func TestTCPConnectionReuse(t *testing.T) {
+	rec := newRecorder()
+	srv := &Layer{Handler: rec.handle}
+	addr, err := srv.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cliRec := newRecorder()
+	cli := &Layer{Handler: cliRec.handle}
+	defer cli.Close()
+	dst := Flow{Proto: TCP, Remote: addr}
+	for i := range 3 {
+		req, _ := sip.Parse([]byte(strings.Replace(optionsNoRport, "z9hG4bKx1", "z9hG4bKr"+itoa(i), 1)))
+		if _, err := cli.SendRequest(req, dst); err != nil {
+			t.Fatal(err)
+		}
+		m, src := rec.wait(t)
+		if err := srv.SendResponse(sip.NewResponse(m, 200, ""), src); err != nil {
+			t.Fatal(err)
+		}
+		if res, _ := cliRec.wait(t); res.StatusCode != 200 {
+			t.Fatalf("response %d", res.StatusCode)
+		}
+	}
+	if cli.Conns() != 1 || srv.Conns() != 1 {
+		t.Errorf("connections: client %d, server %d; want one reused", cli.Conns(), srv.Conns())
+	}
+}
