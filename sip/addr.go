@@ -20,21 +20,60 @@ func (a *Address) Tag() string { return a.Params.Value("tag") }
 // (RFC 3261 §20.10).
 func ParseAddress(s string) (Address, error) {
 	var a Address
+	sp, err := splitAddress(s)
+	if err != nil {
+		return a, err
+	}
+	if sp.quoted {
+		a.Display = Unquote(sp.display)
+	} else {
+		a.Display = sp.display
+	}
+	u, err := ParseURI(sp.uri)
+	if err != nil {
+		return a, err
+	}
+	if !sp.angle && (u.Headers != "" || u.Params != "") {
+		return a, errorf("URI with parameters or headers must be enclosed in <>")
+	}
+	a.URI = u
+	if sp.semi {
+		a.Params = Params(sp.params)
+		if err := checkHeaderParams(sp.params); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
+}
+
+// addressParts is an address split into its pieces, none of them checked.
+type addressParts struct {
+	display string // as written; with its quotes when quoted
+	quoted  bool
+	angle   bool   // name-addr: the URI was in <>
+	uri     string // between the brackets, or the addr-spec
+	semi    bool   // a ';' introduced header parameters
+	params  string // after that ';'
+}
+
+// splitAddress finds the display name, URI and header parameters of a
+// name-addr or addr-spec (RFC 3261 §20.10, §25.1) without parsing the URI.
+// In the addr-spec form every ';' after the host starts a header parameter.
+func splitAddress(s string) (addressParts, error) {
+	var a addressParts
 	s = trimLWS(s)
 	if s == "" {
 		return a, errorf("empty address")
 	}
-	i := 0
 	angle := -1
-	semi := false // a ';' introduced header parameters
 	switch {
 	case s[0] == '"':
 		j := scanQuoted(s, 0)
 		if j < 0 {
 			return a, errorf("unterminated quoted display name")
 		}
-		a.Display = Unquote(s[:j])
-		i = skipLWS(s, j)
+		a.display, a.quoted = s[:j], true
+		i := skipLWS(s, j)
 		if i >= len(s) || s[i] != '<' {
 			return a, errorf("display name not followed by <URI>")
 		}
@@ -51,31 +90,24 @@ func ParseAddress(s string) (Address, error) {
 			}
 			k = skipLWS(s, k)
 			if k < len(s) && s[k] == '<' {
-				a.Display = trimLWS(s[:k])
+				a.display = trimLWS(s[:k])
 				angle = k
 				break
 			}
 			j = k
 		}
 	}
+	rest := 0
 	if angle >= 0 {
 		end := strings.IndexByte(s[angle:], '>')
 		if end < 0 {
 			return a, errorf("missing '>'")
 		}
 		end += angle
-		u, err := ParseURI(s[angle+1 : end])
-		if err != nil {
-			return a, err
-		}
-		a.URI = u
-		rest := skipLWS(s, end+1)
-		if rest < len(s) {
-			if s[rest] != ';' {
-				return a, errorf("unexpected %q after <URI>", s[rest])
-			}
-			a.Params = Params(s[rest+1:])
-			semi = true
+		a.angle, a.uri = true, s[angle+1:end]
+		rest = skipLWS(s, end+1)
+		if rest < len(s) && s[rest] != ';' {
+			return a, errorf("unexpected %q after <URI>", s[rest])
 		}
 	} else {
 		// addr-spec
@@ -96,27 +128,14 @@ func ParseAddress(s string) (Address, error) {
 		if k := strings.IndexAny(s[from:], "; \t\r\n"); k >= 0 {
 			uriEnd = from + k
 		}
-		u, err := ParseURI(s[:uriEnd])
-		if err != nil {
-			return a, err
-		}
-		if u.Headers != "" || u.Params != "" {
-			return a, errorf("URI with parameters or headers must be enclosed in <>")
-		}
-		a.URI = u
-		rest := skipLWS(s, uriEnd)
-		if rest < len(s) {
-			if s[rest] != ';' {
-				return a, errorf("unexpected %q after URI", s[rest])
-			}
-			a.Params = Params(s[rest+1:])
-			semi = true
+		a.uri = s[:uriEnd]
+		rest = skipLWS(s, uriEnd)
+		if rest < len(s) && s[rest] != ';' {
+			return a, errorf("unexpected %q after URI", s[rest])
 		}
 	}
-	if semi {
-		if err := checkHeaderParams(string(a.Params)); err != nil {
-			return a, err
-		}
+	if rest < len(s) {
+		a.semi, a.params = true, s[rest+1:]
 	}
 	return a, nil
 }

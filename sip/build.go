@@ -1,11 +1,9 @@
 package sip
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"strconv"
 	"strings"
 )
 
@@ -29,7 +27,9 @@ func NewResponse(req *Message, code int, reason string) *Message {
 		case hVia, hFrom, hCallID, hCSeq:
 		case hTo:
 			if code > 100 && !toHasTag(h.Value) {
-				h.Value += ";tag=" + responseTag(req)
+				var tag [16]byte
+				responseTag(req, &tag)
+				h.Value = h.Value + ";tag=" + string(tag[:])
 			}
 		case hRecordRoute:
 			if !dialog {
@@ -47,9 +47,11 @@ func NewResponse(req *Message, code int, reason string) *Message {
 	return res
 }
 
+// toHasTag reports whether a To value carries a tag parameter. Only the
+// parameters after the URI are looked at; the URI itself is not parsed.
 func toHasTag(v string) bool {
-	if a, err := ParseAddress(v); err == nil {
-		return a.Params.Has("tag")
+	if sp, err := splitAddress(v); err == nil {
+		return Params(sp.params).Has("tag")
 	}
 	// Malformed: look for a tag parameter after the URI rather than add a
 	// second one.
@@ -60,35 +62,73 @@ func toHasTag(v string) bool {
 }
 
 // responseTag derives a To tag from the request's transaction identity
-// (Call-ID, From tag, CSeq, top Via branch and sent-by) with a keyed hash:
-// the same for every response to a request and its retransmissions,
-// different for other requests, and unpredictable without the process's
-// random key (§19.3 asks for cryptographically random tags).
-func responseTag(req *Message) string {
-	h := hmac.New(sha256.New, tagKey[:])
+// (Call-ID, From tag, CSeq, top Via branch and sent-by) with a keyed hash,
+// HMAC-SHA256 under a per-process random key: the same for every response to
+// a request and its retransmissions, different for other requests, and
+// unpredictable without the key (§19.3 asks for cryptographically random
+// tags). It returns 16 hex digits in buf.
+func responseTag(req *Message, buf *[16]byte) {
+	// The HMAC's inner block (key XOR ipad) goes first, then the message.
+	var in [64 + 448]byte
+	b := append(in[:0], tagPads[0][:]...)
 	add := func(s string) {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+		b = append(b, s...)
+		b = append(b, 0)
 	}
 	add(req.CallID())
-	if f, err := req.From(); err == nil {
-		add(f.Tag())
+	if h := req.find(hFrom); h != nil {
+		if sp, err := splitAddress(h.Value); err == nil {
+			add(Params(sp.params).Value("tag"))
+		}
 	}
 	add(req.Get("CSeq"))
-	if v, err := req.Via(); err == nil {
-		add(v.Branch())
-		add(v.Host)
-		add(strconv.Itoa(v.Port))
+	if h := req.find(hVia); h != nil {
+		item, _, _ := nextListItem(h.Value, 0)
+		if v, end, err := parseSentBy(item); err == nil {
+			if end < len(item) && item[end] == ';' {
+				add(Params(item[end+1:]).Value("branch"))
+			} else {
+				add("")
+			}
+			add(v.Host)
+			b = appendUint(b, uint64(v.Port))
+		}
 	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:8])
+	sum := tagMAC(b)
+	hex.Encode(buf[:], sum[:8])
 }
 
-// tagKey is drawn once per process and never written again.
-var tagKey = func() (k [32]byte) {
+// tagMAC returns HMAC-SHA256 (RFC 2104) under tagKey of the message that
+// follows the key-XOR-ipad block at the start of b, computed on the stack:
+// SHA-256(K^opad || SHA-256(K^ipad || msg)).
+func tagMAC(b []byte) [sha256.Size]byte {
+	inner := sha256.Sum256(b)
+	var out [64 + sha256.Size]byte
+	copy(out[:], tagPads[1][:])
+	copy(out[64:], inner[:])
+	return sha256.Sum256(out[:])
+}
+
+// tagKey is drawn once per process, and tagPads (the key XORed with the
+// HMAC ipad and opad bytes) derived from it; neither is written again.
+var (
+	tagKey  = randomKey()
+	tagPads = func() (p [2][64]byte) {
+		for i := range p[0] {
+			var k byte
+			if i < len(tagKey) {
+				k = tagKey[i]
+			}
+			p[0][i], p[1][i] = k^0x36, k^0x5c
+		}
+		return p
+	}()
+)
+
+func randomKey() (k [32]byte) {
 	rand.Read(k[:])
 	return k
-}()
+}
 
 // NewRequest builds a request with the headers RFC 3261 §8.1.1 requires of a
 // UAC except Via, which the transport adds, and Contact, which a request that

@@ -1,6 +1,9 @@
 package sip
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"slices"
 	"strings"
 	"testing"
@@ -311,6 +314,60 @@ func TestResponseTags(t *testing.T) {
 	refer := mustParse(t, strings.NewReplacer("INVITE sip", "REFER sip", "314159 INVITE", "314159 REFER").Replace(simpleInvite))
 	if !NewResponse(refer, 202, "").Has("Record-Route") {
 		t.Error("202 to REFER lacks Record-Route")
+	}
+}
+
+// TestResponseTagInputs: the To tag follows each part of the transaction
+// identity, and a To that has a tag keeps it (a display name that merely
+// contains ";tag=" does not count).
+func TestResponseTagInputs(t *testing.T) {
+	base := mustParse(t, simpleInvite)
+	tag := func(m *Message) string {
+		to, err := NewResponse(m, 200, "").To()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return to.Tag()
+	}
+	want := tag(base)
+	for _, c := range []struct{ old, new string }{
+		{"Call-ID: a84b4c76e66710", "Call-ID: a84b4c76e66711"},
+		{";tag=1928301774", ";tag=1928301775"},
+		{"branch=z9hG4bK776asdhds", "branch=z9hG4bK776asdhdt"},
+		{"pc33.atlanta.example.com", "pc34.atlanta.example.com"},
+	} {
+		if !strings.Contains(simpleInvite, c.old) {
+			t.Fatalf("test message lacks %q", c.old)
+		}
+		if got := tag(mustParse(t, strings.Replace(simpleInvite, c.old, c.new, 1))); got == want {
+			t.Errorf("changing %q to %q kept the tag %q", c.old, c.new, got)
+		}
+	}
+	for _, to := range []string{
+		`To: "x;tag=y" <sip:bob@biloxi.example.com>`,
+		`To: sip:bob@biloxi.example.com;user=phone`,
+	} {
+		m := mustParse(t, strings.Replace(simpleInvite, "To: Bob <sip:bob@biloxi.example.com>", to, 1))
+		if got := NewResponse(m, 200, "").Get("To"); !strings.HasSuffix(got, ";tag="+tag(m)) || len(tag(m)) != 16 {
+			t.Errorf("%s: response To %q", to, got)
+		}
+	}
+	m := mustParse(t, strings.Replace(simpleInvite, "To: Bob <sip:bob@biloxi.example.com>", `To: "a;tag=b" <sip:bob@biloxi.example.com>;tag=kept`, 1))
+	if got := NewResponse(m, 200, "").Get("To"); strings.Count(got, "tag=") != 2 || !strings.HasSuffix(got, ";tag=kept") {
+		t.Errorf("To with a tag: %q", got)
+	}
+}
+
+// TestTagMAC: the stack-only HMAC equals crypto/hmac, also for inputs longer
+// than its buffer.
+func TestTagMAC(t *testing.T) {
+	for _, n := range []int{0, 1, 55, 64, 447, 448, 512, 600, 5000} {
+		msg := bytes.Repeat([]byte{byte(n)}, n)
+		h := hmac.New(sha256.New, tagKey[:])
+		h.Write(msg)
+		if got := tagMAC(append(tagPads[0][:], msg...)); !bytes.Equal(got[:], h.Sum(nil)) {
+			t.Errorf("length %d: %x, crypto/hmac says %x", n, got, h.Sum(nil))
+		}
 	}
 }
 

@@ -23,8 +23,8 @@ type Client struct {
 	// or SHA-256 and qop=auth (RFC 2617, RFC 7616, RFC 8760). Empty
 	// Username means challenges are returned as they are.
 	Username, Password string
-	// Transport forces the transport (udp, tcp, tls) when the URI does not
-	// name one.
+	// Transport forces the transport (udp, tcp, tls, ws, wss) when the URI
+	// does not name one.
 	Transport string
 	// OnProvisional, if set, receives 1xx responses.
 	OnProvisional func(*sip.Message)
@@ -97,7 +97,7 @@ func withoutTopVia(req *sip.Message) *sip.Message {
 // send runs one client transaction toward t and waits for its final
 // response.
 func (c *Client) send(ctx context.Context, req *sip.Message, t resolve.Target) (*sip.Message, error) {
-	dst := transport.Flow{Proto: t.Transport, Remote: t.Addr}
+	dst := transport.Flow{Proto: t.Transport, Remote: t.Addr, Name: t.ServerName}
 	final := make(chan *sip.Message, 1)
 	var once sync.Once
 	tx, err := c.srv.tl.Request(req, dst, func(res *sip.Message) {

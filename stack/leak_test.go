@@ -210,12 +210,10 @@ func TestIdleAfterTransactions(t *testing.T) {
 		}
 	}()
 
-	// Warm-up: the TCP connections between the two exist from now on
+	// Warm-up: the TCP connection between the two exists from now on
 	// (one reader goroutine on each side, closed after IdleTimeout), the
 	// tables' maps and the runtime's pools have grown once. The warm-up's
-	// 10 concurrent first requests may each dial a connection of their own
-	// (transport.Layer.connTo does not join a dial in progress); the load
-	// then reuses them, so the count is part of the idle level.
+	// 10 concurrent first requests share one connection attempt.
 	for _, p := range []string{"udp", "tcp"} {
 		if ok, err := load(cli, "sip:echo@"+addrs[p]+";transport="+p, 200, 10); ok != 200 {
 			t.Fatalf("warm-up over %s: %d of 200 answered; first error %v", p, ok, err)

@@ -4,8 +4,11 @@
 //
 // A Server owns the transport listeners and the transaction layer. Each
 // request that passes sip.Policy.Check starts a server transaction and is
-// served in a goroutine of its own by Handler.ServeSIP; at most
-// MaxConcurrent run at once, and requests beyond that get 503. Requests that
+// served by Handler.ServeSIP in a goroutine that serves nothing else
+// meanwhile (one whose handler has returned waits a second for the next
+// request before it ends, so a busy server does not start a goroutine per
+// request); at most MaxConcurrent handlers run at once, and requests beyond
+// that get 503. Requests that
 // fail the check are answered statelessly with the response the policy names
 // (400, 416, 420, 505 …), responses that fail it are dropped. An INVITE gets
 // 100 Trying when the handler has not answered within 200 ms.
@@ -27,6 +30,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/switchboard-sip/switchboard/sip"
 	"github.com/switchboard-sip/switchboard/transaction"
@@ -109,11 +113,12 @@ func (x *Mux) ServeSIP(ctx context.Context, tx *Tx, req *sip.Message) {
 // Tx is the server transaction of one request, seen from a handler.
 type Tx struct {
 	st  *transaction.ServerTx
+	req *sip.Message
 	srv *Server
 }
 
 // Request returns the request.
-func (t *Tx) Request() *sip.Message { return t.st.Request }
+func (t *Tx) Request() *sip.Message { return t.req }
 
 // Respond sends res, built with sip.NewResponse from the request.
 func (t *Tx) Respond(res *sip.Message) error { return t.st.Respond(res) }
@@ -121,7 +126,7 @@ func (t *Tx) Respond(res *sip.Message) error { return t.st.Respond(res) }
 // Reply builds a response to the request with code and reason (StatusText
 // when empty) and the extra headers, and sends it.
 func (t *Tx) Reply(code int, reason string, hdrs ...sip.Header) error {
-	res := sip.NewResponse(t.st.Request, code, reason)
+	res := sip.NewResponse(t.req, code, reason)
 	res.Headers = append(res.Headers, hdrs...)
 	return t.st.Respond(res)
 }
@@ -154,9 +159,11 @@ type Server struct {
 	once     sync.Once
 	tl       transaction.Layer
 	sem      chan struct{}
+	work     chan *Tx       // hands a request to an idle handler goroutine
+	workers  sync.WaitGroup // handler goroutines, running or idle
 	ctx      context.Context
 	stop     context.CancelFunc
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // running handlers
 	shutting atomic.Bool
 }
 
@@ -173,11 +180,13 @@ func (s *Server) init() {
 			n = 10000
 		}
 		s.sem = make(chan struct{}, n)
+		s.work = make(chan *Tx)
 		s.ctx, s.stop = context.WithCancel(context.Background())
 	})
 }
 
-// Listen starts a listener (proto udp, tcp or tls) and returns its address.
+// Listen starts a listener (proto udp, tcp, tls, ws or wss; see
+// transport.Layer.Listen) and returns its address.
 func (s *Server) Listen(proto, addr string) (netip.AddrPort, error) {
 	s.init()
 	return s.Transport.Listen(proto, addr)
@@ -212,8 +221,8 @@ func (s *Server) debug(msg string, args ...any) {
 
 // serve runs the handler for a new server transaction.
 func (s *Server) serve(st *transaction.ServerTx) {
-	tx := &Tx{st: st, srv: s}
-	req := st.Request
+	req := st.Request()
+	tx := &Tx{st: st, req: req, srv: s}
 	if req.Method == "CANCEL" {
 		// §9.2: the CANCEL gets 200 when it matches an INVITE, 481
 		// otherwise; the INVITE's handler sees its context cancelled.
@@ -235,32 +244,70 @@ func (s *Server) serve(st *transaction.ServerTx) {
 		return
 	}
 	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer func() { <-s.sem }()
-		ctx, cancel := context.WithCancel(s.ctx)
+	select {
+	case s.work <- tx: // an idle handler goroutine takes it
+	default:
+		s.workers.Add(1)
+		go s.worker(tx)
+	}
+}
+
+// handlerIdle is how long a handler goroutine waits for another request
+// after its handler returned before it ends.
+const handlerIdle = time.Second
+
+// worker runs handlers: first tx, then each request handed to it while it
+// waits idle, until it has waited handlerIdle or the server stops. Reusing
+// the goroutine spares each request starting one and growing its stack;
+// how many handlers run at once is still bounded by the semaphore alone.
+func (s *Server) worker(tx *Tx) {
+	defer s.workers.Done()
+	idle := time.NewTimer(handlerIdle)
+	defer idle.Stop()
+	for {
+		s.run(tx)
+		idle.Reset(handlerIdle)
+		select {
+		case tx = <-s.work:
+		case <-idle.C:
+			return
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// run serves one request and answers for the handler if it did not.
+func (s *Server) run(tx *Tx) {
+	defer s.wg.Done()
+	defer func() { <-s.sem }()
+	st, req := tx.st, tx.req
+	// Only an INVITE can be cancelled (§9); other requests share the
+	// server's context, which ends at shutdown.
+	ctx, invite := s.ctx, req.Method == "INVITE"
+	if invite {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(s.ctx)
 		defer cancel()
-		if req.Method == "INVITE" { // only an INVITE can be cancelled (§9)
-			go func() {
-				select {
-				case <-st.Cancelled():
-					cancel()
-				case <-ctx.Done():
-				}
-			}()
-		}
-		if s.Handler != nil {
-			s.Handler.ServeSIP(ctx, tx, req)
-		}
-		// The handler owns the response; answer for it if it did not.
-		code := 500
-		if ctx.Err() != nil && st.State() == transaction.Proceeding {
-			code = 487
-		}
-		if st.State() == transaction.Proceeding || st.State() == transaction.Trying {
-			tx.Reply(code, "")
-		}
-	}()
+		go func() {
+			select {
+			case <-st.Cancelled():
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	if s.Handler != nil {
+		s.Handler.ServeSIP(ctx, tx, req)
+	}
+	// The handler owns the response; answer for it if it did not.
+	code := 500
+	if invite && ctx.Err() != nil && st.State() == transaction.Proceeding {
+		code = 487
+	}
+	if st.State() == transaction.Proceeding || st.State() == transaction.Trying {
+		tx.Reply(code, "")
+	}
 }
 
 func (s *Server) ack(ack *sip.Message, _ transport.Flow) {
@@ -291,6 +338,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	s.stop()
+	s.workers.Wait()
 	if cerr := s.Transport.Close(); cerr != nil && err == nil {
 		err = cerr
 	}

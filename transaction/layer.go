@@ -40,9 +40,12 @@ type Transport interface {
 	// path, §18.1.1). It completes the top Via's sent-protocol and
 	// sent-by; the branch is the transaction's.
 	SendRequest(req *sip.Message, dst transport.Flow) (transport.Flow, error)
-	// SendResponse sends res back toward the source of its request, by
-	// the rules of RFC 3261 §18.2.2.
-	SendResponse(res *sip.Message, src transport.Flow) error
+	// SendResponseWire sends res back toward the source of its request,
+	// by the rules of RFC 3261 §18.2.2, and returns what it sent.
+	SendResponseWire(res *sip.Message, src transport.Flow) (transport.Wire, error)
+	// Resend sends a response again as SendResponseWire sent it
+	// (retransmissions).
+	Resend(w transport.Wire) error
 }
 
 // Timers are the RFC 3261 timer bases. Zero fields take the RFC defaults of

@@ -47,8 +47,6 @@ func (s State) String() string {
 // For an INVITE answered 2xx the transaction also retransmits the 2xx until
 // the ACK arrives, which RFC 3261 §13.3.1.4 leaves to the UAS core.
 type ServerTx struct {
-	// Request is the request that created the transaction; read-only.
-	Request *sip.Message
 	// Source is the flow it arrived on, where responses go back.
 	Source transport.Flow
 	// Cancels is, for a CANCEL, the INVITE server transaction it matches
@@ -58,13 +56,19 @@ type ServerTx struct {
 	l      *Layer
 	key    string
 	invite bool
-	done   chan struct{}
-	cancel chan struct{}
+	cancel chan struct{} // INVITE only; closed by markCancelled
 
-	mu        sync.Mutex
-	state     State        // guarded by mu
-	last      *sip.Message // last response sent; guarded by mu
-	err       error        // why it ended abnormally; guarded by mu
+	mu    sync.Mutex
+	done  chan struct{} // made by the first Done; guarded by mu
+	req   *sip.Message // guarded by mu; see Request
+	state State        // guarded by mu
+	// lastCode is the status of the last response handed to Respond, and
+	// gen counts those responses; wire is the last one as it was sent, for
+	// retransmissions, once the send of response gen has returned.
+	lastCode  int            // guarded by mu
+	gen       uint32         // guarded by mu
+	wire      transport.Wire // guarded by mu
+	err       error          // why it ended abnormally; guarded by mu
 	interval  time.Duration
 	timer     *time.Timer // retransmission: G, or the 2xx schedule; guarded by mu
 	deadline  *time.Timer // H, I, J or L; guarded by mu
@@ -75,9 +79,9 @@ type ServerTx struct {
 }
 
 func newServerTx(l *Layer, key string, req *sip.Message, src transport.Flow) *ServerTx {
-	tx := &ServerTx{Request: req, Source: src, l: l, key: key, invite: req.Method == "INVITE",
-		done: make(chan struct{}), cancel: make(chan struct{})}
+	tx := &ServerTx{req: req, Source: src, l: l, key: key, invite: req.Method == "INVITE"}
 	if tx.invite {
+		tx.cancel = make(chan struct{})
 		tx.state = Proceeding // §17.2.1
 	} else {
 		tx.state = Trying // §17.2.2
@@ -97,14 +101,26 @@ func (tx *ServerTx) start() {
 
 func (tx *ServerTx) sendTrying() {
 	tx.mu.Lock()
-	if tx.last != nil || tx.state != Proceeding {
+	if tx.lastCode != 0 || tx.state != Proceeding {
 		tx.mu.Unlock()
 		return
 	}
-	res := sip.NewResponse(tx.Request, 100, "")
-	tx.last = res
+	res := sip.NewResponse(tx.req, 100, "")
+	tx.lastCode = 100
+	tx.gen++
+	gen := tx.gen
 	tx.mu.Unlock()
-	tx.send(res)
+	tx.send(res, gen)
+}
+
+// Request returns the request that created the transaction (read-only).
+// A non-INVITE transaction lets go of it once its final response is sent:
+// while it waits out Timer J to absorb retransmissions (§17.2.2), it keeps
+// only the bytes of that response, and Request returns nil.
+func (tx *ServerTx) Request() *sip.Message {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return tx.req
 }
 
 // State returns the current state.
@@ -115,10 +131,24 @@ func (tx *ServerTx) State() State {
 }
 
 // Done is closed when the transaction terminates.
-func (tx *ServerTx) Done() <-chan struct{} { return tx.done }
+func (tx *ServerTx) Done() <-chan struct{} {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	// Made on first use: most transactions end without anyone waiting.
+	if tx.done == nil {
+		tx.done = make(chan struct{})
+		if tx.state == Terminated {
+			if tx.done != nil {
+		close(tx.done)
+	}
+		}
+	}
+	return tx.done
+}
 
 // Cancelled is closed when a CANCEL for this INVITE arrives (§9.2); the TU
-// then answers the INVITE 487 if it has not sent a final response.
+// then answers the INVITE 487 if it has not sent a final response. It is
+// nil, never ready, for other methods, which cannot be cancelled.
 func (tx *ServerTx) Cancelled() <-chan struct{} { return tx.cancel }
 
 // Err reports why the transaction ended abnormally: ErrTimeout when no ACK
@@ -149,7 +179,9 @@ func (tx *ServerTx) Respond(res *sip.Message) error {
 		return fmt.Errorf("transaction: %d after a final response: %w", code, ErrTerminated)
 	}
 	stopTimer(tx.trying)
-	tx.last = res
+	tx.lastCode = code
+	tx.gen++
+	gen := tx.gen
 	reliable := tx.Source.Reliable()
 	t := tx.l.timers
 	switch {
@@ -165,7 +197,7 @@ func (tx *ServerTx) Respond(res *sip.Message) error {
 			tx.deadline = time.AfterFunc(64*t.T1, tx.timerL)
 			tx.interval = t.T1
 			tx.timer = time.AfterFunc(tx.interval, tx.retransmit2xx)
-			tx.ackKey = dialogKey(tx.Request)
+			tx.ackKey = dialogKey(tx.req)
 			tx.l.accepted[tx.l.shardOf(tx.ackKey)].putIfAbsent(tx.ackKey, tx)
 		}
 	case tx.invite:
@@ -182,41 +214,61 @@ func (tx *ServerTx) Respond(res *sip.Message) error {
 		tx.state = Completed
 		if reliable {
 			tx.mu.Unlock()
-			err := tx.send(res)
+			err := tx.send(res, gen)
 			tx.endIn(Completed) // Timer J = 0
 			return err
 		}
 		tx.deadline = time.AfterFunc(64*t.T1, tx.timerJ)
 	}
 	tx.mu.Unlock()
-	return tx.send(res)
+	return tx.send(res, gen)
 }
 
-// send hands a response to the transport; an error ends the transaction.
-func (tx *ServerTx) send(res *sip.Message) error {
-	err := tx.l.Transport.SendResponse(res, tx.Source)
+// send hands response number gen to the transport and keeps what was sent
+// for retransmissions, unless a later response has been handed over
+// meanwhile. An error ends the transaction.
+func (tx *ServerTx) send(res *sip.Message, gen uint32) error {
+	w, err := tx.l.Transport.SendResponseWire(res, tx.Source)
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
 	if err != nil {
-		tx.mu.Lock()
 		tx.terminateLocked(fmt.Errorf("transaction: sending %d: %w", res.StatusCode, err))
+		return err
+	}
+	if gen == tx.gen {
+		tx.wire = w
+		if !tx.invite && tx.state == Completed {
+			// §17.2.2: all Completed does is resend these bytes.
+			tx.req = nil
+		}
+	}
+	return nil
+}
+
+// resend sends the last response again; an error ends the transaction.
+func (tx *ServerTx) resend(w transport.Wire) {
+	if w.Bytes == nil {
+		return
+	}
+	if err := tx.l.Transport.Resend(w); err != nil {
+		tx.mu.Lock()
+		tx.terminateLocked(fmt.Errorf("transaction: resending a response: %w", err))
 		tx.mu.Unlock()
 	}
-	return err
 }
 
 // retransmission handles a retransmitted request: §17.2.1 and §17.2.2 send
 // the last response again (a non-INVITE in Trying absorbs it).
 func (tx *ServerTx) retransmission() {
 	tx.mu.Lock()
-	res := tx.last
+	w := tx.wire
 	switch tx.state {
 	case Proceeding, Completed:
 	default:
-		res = nil // Trying, Accepted (RFC 6026 §8.2 absorbs), Confirmed, Terminated
+		w = transport.Wire{} // Trying, Accepted (RFC 6026 §8.2 absorbs), Confirmed, Terminated
 	}
 	tx.mu.Unlock()
-	if res != nil {
-		tx.send(res)
-	}
+	tx.resend(w)
 }
 
 // receiveAck handles an ACK whose key matches this transaction and reports
@@ -278,9 +330,9 @@ func (tx *ServerTx) retransmit2xx() {
 	}
 	tx.interval = min(2*tx.interval, tx.l.timers.T2)
 	tx.timer = time.AfterFunc(tx.interval, tx.retransmit2xx)
-	res := tx.last
+	w := tx.wire
 	tx.mu.Unlock()
-	tx.send(res)
+	tx.resend(w)
 }
 
 // timerG retransmits the final response over UDP (§17.2.1).
@@ -292,16 +344,16 @@ func (tx *ServerTx) timerG() {
 	}
 	tx.interval = min(2*tx.interval, tx.l.timers.T2)
 	tx.timer = time.AfterFunc(tx.interval, tx.timerG)
-	res := tx.last
+	w := tx.wire
 	tx.mu.Unlock()
-	tx.send(res)
+	tx.resend(w)
 }
 
 // timerH: no ACK for a 3xx-6xx (§17.2.1).
 func (tx *ServerTx) timerH() {
 	tx.mu.Lock()
 	if tx.state == Completed {
-		tx.terminateLocked(fmt.Errorf("transaction: no ACK for %d (Timer H): %w", tx.last.StatusCode, ErrTimeout))
+		tx.terminateLocked(fmt.Errorf("transaction: no ACK for %d (Timer H): %w", tx.lastCode, ErrTimeout))
 	}
 	tx.mu.Unlock()
 }
@@ -319,7 +371,7 @@ func (tx *ServerTx) timerL() {
 	if tx.state == Accepted {
 		var err error
 		if !tx.acked {
-			err = fmt.Errorf("transaction: no ACK for %d (Timer L): %w", tx.last.StatusCode, ErrTimeout)
+			err = fmt.Errorf("transaction: no ACK for %d (Timer L): %w", tx.lastCode, ErrTimeout)
 		}
 		tx.terminateLocked(err)
 	}
@@ -349,7 +401,9 @@ func (tx *ServerTx) terminateLocked(err error) {
 	if tx.ackKey != "" {
 		tx.l.accepted[tx.l.shardOf(tx.ackKey)].del(tx.ackKey)
 	}
-	close(tx.done)
+	if tx.done != nil {
+		close(tx.done)
+	}
 }
 
 func stopTimer(t *time.Timer) {

@@ -51,11 +51,24 @@ func (f *fakeTransport) SendRequest(req *sip.Message, dst transport.Flow) (trans
 	return dst, nil
 }
 
-func (f *fakeTransport) SendResponse(res *sip.Message, src transport.Flow) error {
+func (f *fakeTransport) SendResponseWire(res *sip.Message, src transport.Flow) (transport.Wire, error) {
+	if f.fail != nil {
+		return transport.Wire{}, f.fail
+	}
+	f.record(res)
+	return transport.Wire{Bytes: res.Bytes(), To: src}, nil
+}
+
+// Resend records the response that the bytes hold.
+func (f *fakeTransport) Resend(w transport.Wire) error {
 	if f.fail != nil {
 		return f.fail
 	}
-	f.record(res)
+	m, err := sip.Parse(append([]byte(nil), w.Bytes...))
+	if err != nil {
+		return err
+	}
+	f.record(m)
 	return nil
 }
 
@@ -306,11 +319,20 @@ func TestServerNonInvite(t *testing.T) {
 			t.Fatalf("TU saw %d requests, want 1", len(*txs))
 		}
 		tx := (*txs)[0]
+		if tx.Request() != req {
+			t.Fatal("Request is not the request while Trying")
+		}
 		if err := tx.Respond(sip.NewResponse(req, 200, "")); err != nil {
 			t.Fatal(err)
 		}
+		if tx.Request() != nil {
+			t.Error("Completed keeps the request; it needs only the response's bytes")
+		}
 		time.Sleep(time.Second)
 		l.Receive(req, udpFlow)
+		if a, b := f.sent[len(f.sent)-2].msg.Bytes(), f.last().Bytes(); string(a) != string(b) {
+			t.Errorf("retransmitted response differs:\n%s\nfirst sent:\n%s", b, a)
+		}
 		<-tx.Done()
 		if time.Since(f.start) != 33*time.Second {
 			t.Errorf("ended at %v, want Timer J 32s after the 200", time.Since(f.start))

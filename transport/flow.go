@@ -29,6 +29,11 @@ type Flow struct {
 	// Conn identifies the stream connection a message arrived on or left
 	// by; 0 for UDP, or when any connection to Remote will do.
 	Conn uint64
+	// Name is, for a TLS or WSS connection opened toward this flow, the
+	// host name the peer's certificate must match (RFC 5922 §7.2: the
+	// domain of the SIP URI, or the SRV target's domain, not the address
+	// it resolved to). Empty means Remote's address is checked instead.
+	Name string
 }
 
 // Reliable reports whether the protocol is a stream (no retransmissions,

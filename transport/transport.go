@@ -39,6 +39,11 @@ type Layer struct {
 	// UDPReaders is the number of goroutines reading each UDP socket;
 	// zero means 2.
 	UDPReaders int
+	// UDPReceiveBuffer is the receive buffer (SO_RCVBUF) asked for each
+	// UDP socket, in bytes, so that bursts are queued rather than dropped
+	// while the readers are busy; zero means 4 MiB. Linux grants at most
+	// net.core.rmem_max (raise it with sysctl for more).
+	UDPReceiveBuffer int
 	// MTU decides when a UDP request is sent over TCP instead (§18.1.1:
 	// within 200 bytes of the path MTU); zero means 1500.
 	MTU int
@@ -54,6 +59,17 @@ type Layer struct {
 	listeners []*streamListener   // guarded by mu
 	conns     map[uint64]*conn    // guarded by mu
 	byRemote  map[connKey][]*conn // guarded by mu
+	// dialing holds the connections being opened, so that concurrent
+	// requests toward one flow share a single connection attempt.
+	dialing map[connKey]*dial // guarded by mu
+}
+
+// dial is one connection attempt in progress; c and err are set before
+// done closes.
+type dial struct {
+	done chan struct{}
+	c    *conn
+	err  error
 }
 
 type connKey struct {
@@ -100,6 +116,13 @@ func (l *Layer) Listen(proto, addr string) (netip.AddrPort, error) {
 		pc, err := net.ListenUDP("udp", ua)
 		if err != nil {
 			return netip.AddrPort{}, fmt.Errorf("transport: listen udp %s: %w; set another address or stop the other server", addr, err)
+		}
+		rb := l.UDPReceiveBuffer
+		if rb <= 0 {
+			rb = 4 << 20
+		}
+		if err := pc.SetReadBuffer(rb); err != nil {
+			l.logger().Warn("transport: setting the UDP receive buffer", "addr", addr, "bytes", rb, "err", err)
 		}
 		s := &udpSocket{pc: pc, local: pc.LocalAddr().(*net.UDPAddr).AddrPort()}
 		l.mu.Lock()
@@ -507,28 +530,44 @@ func (l *Layer) connTo(dst Flow) (*conn, error) {
 		l.mu.Unlock()
 		return c, nil
 	}
-	if list := l.byRemote[connKey{dst.Proto, dst.Remote}]; len(list) > 0 {
+	k := connKey{dst.Proto, dst.Remote}
+	if list := l.byRemote[k]; len(list) > 0 {
 		c := list[len(list)-1]
 		l.mu.Unlock()
 		return c, nil
 	}
-	l.mu.Unlock()
-	timeout := l.DialTimeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
+	// One attempt per flow at a time: later callers wait for its result
+	// rather than open connections of their own.
+	if d, ok := l.dialing[k]; ok {
+		l.mu.Unlock()
+		<-d.done
+		return d.c, d.err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	d := &dial{done: make(chan struct{})}
+	if l.dialing == nil {
+		l.dialing = make(map[connKey]*dial)
+	}
+	l.dialing[k] = d
+	l.mu.Unlock()
+
+	d.c, d.err = l.open(dst)
+	l.mu.Lock()
+	delete(l.dialing, k)
+	l.mu.Unlock()
+	close(d.done)
+	return d.c, d.err
+}
+
+// open dials a new connection toward dst and registers it.
+func (l *Layer) open(dst Flow) (*conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.dialTimeout())
 	defer cancel()
 	var nc net.Conn
 	var err error
 	if dst.Proto == WS || dst.Proto == WSS {
 		nc, err = l.dialWS(ctx, dst)
 	} else if dst.Proto == TLS {
-		conf := &tls.Config{}
-		if l.TLSConfig != nil {
-			conf = l.TLSConfig.Clone()
-		}
-		d := tls.Dialer{Config: conf}
+		d := tls.Dialer{Config: l.clientTLS(dst)}
 		nc, err = d.DialContext(ctx, "tcp", dst.Remote.String())
 	} else {
 		var d net.Dialer
@@ -544,58 +583,106 @@ func (l *Layer) connTo(dst Flow) (*conn, error) {
 	return c, nil
 }
 
-// SendResponse implements transaction.Transport (refusing what
+// clientTLS returns the configuration of an outgoing TLS or WSS connection
+// toward dst: TLSConfig's, with the name to verify set to dst.Name (RFC 5922
+// §7.2) or, without one, to the address (which only a certificate with that
+// IP address in its subjectAltName passes).
+func (l *Layer) clientTLS(dst Flow) *tls.Config {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if l.TLSConfig != nil {
+		conf = l.TLSConfig.Clone()
+	}
+	conf.ServerName = dst.Name
+	if conf.ServerName == "" {
+		conf.ServerName = dst.Remote.Addr().Unmap().WithZone("").String()
+	}
+	return conf
+}
+
+// Wire is a response as the transport sent it: its bytes and where they
+// went. A server transaction keeps it to retransmit the response (RFC 3261
+// §17.2.1, §17.2.2) without keeping the message it was built from.
+type Wire struct {
+	Bytes []byte
+	// To is where Bytes went. Over UDP: the destination address and the
+	// local socket. Over a stream: the connection (Conn), and in Remote the
+	// address to connect to should that connection be gone (§18.2.2).
+	To Flow
+}
+
+// SendResponse sends res back toward the source of its request (see
+// SendResponseWire) and reports only the error.
+func (l *Layer) SendResponse(res *sip.Message, src Flow) error {
+	_, err := l.SendResponseWire(res, src)
+	return err
+}
+
+// SendResponseWire implements transaction.Transport (refusing what
 // sip.CheckOutgoing rejects) with the rules of RFC 3261
 // §18.2.2 and RFC 3581 §4: over a stream, on the connection the request came
 // in on, or a new one to the source address and sent-by port; over UDP, to
 // the source address and the rport, or the sent-by port (the maddr case,
 // multicast, is not supported), from the socket the request arrived on.
-func (l *Layer) SendResponse(res *sip.Message, src Flow) error {
+// It returns what it sent, for Resend.
+func (l *Layer) SendResponseWire(res *sip.Message, src Flow) (Wire, error) {
 	if err := sip.CheckOutgoing(res); err != nil {
-		return fmt.Errorf("transport: refusing to send: %w", err)
+		return Wire{}, fmt.Errorf("transport: refusing to send: %w", err)
 	}
 	v, err := res.Via()
 	if err != nil {
-		return fmt.Errorf("transport: response without Via: %w", err)
+		return Wire{}, fmt.Errorf("transport: response without Via: %w", err)
 	}
 	port := uint16(5060)
 	if v.Port != 0 {
 		port = uint16(v.Port)
 	}
-	if src.Reliable() {
+	to := src
+	to.Remote = netip.AddrPortFrom(src.Remote.Addr(), port)
+	if !src.Reliable() {
+		to.Conn = 0
+		if rp := v.Params.Value("rport"); rp != "" {
+			if n, err := strconv.ParseUint(rp, 10, 16); err == nil {
+				to.Remote = netip.AddrPortFrom(src.Remote.Addr(), uint16(n))
+			}
+		}
+	}
+	w := Wire{Bytes: res.Bytes(), To: to}
+	return w, l.Resend(w)
+}
+
+// Resend sends w.Bytes to w.To, as SendResponseWire did: over a stream on
+// the same connection, or when it has closed on a new one to w.To.Remote
+// (never for a WebSocket, RFC 7118 §5.3); over UDP from the same socket.
+func (l *Layer) Resend(w Wire) error {
+	to := w.To
+	if to.Reliable() {
 		l.mu.Lock()
-		c := l.conns[src.Conn]
+		c := l.conns[to.Conn]
 		l.mu.Unlock()
 		if c == nil {
-			if src.Proto == WS || src.Proto == WSS {
+			if to.Proto == WS || to.Proto == WSS {
 				// RFC 7118 §5.3: responses go back only over the
 				// WebSocket the request came on; a browser cannot be
 				// connected to.
-				return fmt.Errorf("transport: the WebSocket of %s is closed; the response is lost", src)
+				return fmt.Errorf("transport: the WebSocket of %s is closed; the response is lost", to)
 			}
 			var err error
-			if c, err = l.connTo(Flow{Proto: src.Proto, Remote: netip.AddrPortFrom(src.Remote.Addr(), port)}); err != nil {
+			if c, err = l.connTo(Flow{Proto: to.Proto, Remote: to.Remote}); err != nil {
 				return err
 			}
 		}
-		if err := c.write(res.Bytes()); err != nil {
+		if err := c.write(w.Bytes); err != nil {
 			l.removeConn(c)
-			return fmt.Errorf("transport: send response to %s: %w", src, err)
+			return fmt.Errorf("transport: send response to %s: %w", to, err)
 		}
 		return nil
 	}
-	dst := netip.AddrPortFrom(src.Remote.Addr(), port)
-	if rp := v.Params.Value("rport"); rp != "" {
-		if n, err := strconv.ParseUint(rp, 10, 16); err == nil {
-			dst = netip.AddrPortFrom(src.Remote.Addr(), uint16(n))
-		}
-	}
-	s := l.udpFrom(src.Local)
+	s := l.udpFrom(to.Local)
 	if s == nil {
-		return fmt.Errorf("transport: no UDP socket for %s", src.Local)
+		return fmt.Errorf("transport: no UDP socket for %s", to.Local)
 	}
-	if _, err := s.pc.WriteToUDPAddrPort(res.Bytes(), dst); err != nil {
-		return fmt.Errorf("transport: send response to %s: %w", dst, err)
+	if _, err := s.pc.WriteToUDPAddrPort(w.Bytes, to.Remote); err != nil {
+		return fmt.Errorf("transport: send response to %s: %w", to.Remote, err)
 	}
 	return nil
 }

@@ -3,9 +3,11 @@ package transport
 import (
 	"bufio"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -162,5 +164,43 @@ func TestTCPConnectionReuse(t *testing.T) {
 	}
 	if cli.Conns() != 1 || srv.Conns() != 1 {
 		t.Errorf("connections: client %d, server %d; want one reused", cli.Conns(), srv.Conns())
+	}
+}
+
+// TestUDPReceiveBuffer: a UDP listener asks for UDPReceiveBuffer (4 MiB by
+// default), of which Linux grants up to net.core.rmem_max (and reports
+// twice what it granted, SO_RCVBUF's bookkeeping overhead).
+func TestUDPReceiveBuffer(t *testing.T) {
+	raw, err := os.ReadFile("/proc/sys/net/core/rmem_max")
+	if err != nil {
+		t.Skip("not Linux: ", err)
+	}
+	rmemMax, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, asked := range []int{0, 300 << 10} {
+		l := &Layer{UDPReceiveBuffer: asked}
+		if _, err := l.Listen("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		sc, err := l.packets[0].pc.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		var serr error
+		sc.Control(func(fd uintptr) { got, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF) })
+		l.Close()
+		if serr != nil {
+			t.Fatal(serr)
+		}
+		want := asked
+		if want == 0 {
+			want = 4 << 20
+		}
+		if got != 2*min(want, rmemMax) {
+			t.Errorf("asked %d: SO_RCVBUF is %d; want %d (net.core.rmem_max %d)", asked, got, 2*min(want, rmemMax), rmemMax)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -219,10 +220,7 @@ func (l *Layer) dialWS(ctx context.Context, dst Flow) (net.Conn, error) {
 	defer tr.CloseIdleConnections()
 	scheme := "ws"
 	if dst.Proto == WSS {
-		conf := &tls.Config{}
-		if l.TLSConfig != nil {
-			conf = l.TLSConfig.Clone()
-		}
+		conf := l.clientTLS(dst)
 		conf.NextProtos = []string{"http/1.1"}
 		tr.TLSClientConfig = conf
 		scheme = "wss"
@@ -233,7 +231,12 @@ func (l *Layer) dialWS(ctx context.Context, dst Flow) (net.Conn, error) {
 	}
 	url := scheme + "://" + dst.Remote.String() + "/"
 	wc := &wsConn{wg: &l.wg}
+	host := ""
+	if dst.Name != "" {
+		host = net.JoinHostPort(dst.Name, strconv.Itoa(int(dst.Remote.Port())))
+	}
 	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
+		Host:           host,
 		HTTPClient:     hc,
 		Subprotocols:   []string{wsSubprotocol},
 		OnPingReceived: wc.onPing,

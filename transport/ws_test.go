@@ -27,6 +27,13 @@ import (
 // 127.0.0.1 that also trusts it, usable by both ends.
 func wsTestTLS(t *testing.T) *tls.Config {
 	t.Helper()
+	return testTLS(t, nil, []net.IP{net.IPv4(127, 0, 0, 1)})
+}
+
+// testTLS returns a TLS configuration with a self-signed certificate for
+// the given names and addresses that also trusts it, usable by both ends.
+func testTLS(t *testing.T, names []string, ips []net.IP) *tls.Config {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +47,8 @@ func wsTestTLS(t *testing.T) *tls.Config {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              names,
+		IPAddresses:           ips,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

@@ -11,13 +11,25 @@
 #   bench/sipp/run.sh 1000 5000            # chosen rates (calls per second)
 #   DURATION=5 DRAIN=0 bench/sipp/run.sh   # shorter, without Timer J drain
 #   CPUPROFILE=/tmp/cpu.pprof bench/sipp/run.sh 8000
+#   SERVER=/tmp/old/echoserver bench/sipp/run.sh 8000   # a prebuilt server
+#   SCENARIO=register bench/sipp/run.sh 8000            # REGISTER, a user per call
+#   SERVER_KIND=kamailio SCENARIO=register bench/sipp/run.sh 8000
+#                       # Kamailio (bench/kamailio/registrar.cfg) as the reference
 #
 # Environment: PORT (server UDP port, 5070), DURATION (seconds per rate, 10),
 # DRAIN (seconds to wait after each run so that the server's transactions
 # reach Timer J = 32 s and end, 34; their teardown is counted in the run's
 # CPU, and the next run starts on an idle server), CPUPROFILE (write the
 # server's CPU profile over the whole session to this file), OUT (directory
-# for SIPp's statistics and logs; a temporary one by default).
+# for SIPp's statistics and logs; a temporary one by default), SERVER (an
+# echoserver binary built elsewhere, e.g. from another commit, to compare
+# two builds side by side; by default the script builds this tree's),
+# SCENARIO (options or register: bench/sipp/SCENARIO.xml; options by
+# default), SERVER_KIND (echo, this project's bench/cmd/echoserver, or
+# kamailio, Debian's Kamailio 5.6 with bench/kamailio/registrar.cfg, which
+# saves every REGISTER in its in-memory location table: the reference the
+# issues compare with). Server CPU is summed over the server's process and
+# its children (Kamailio's workers).
 #
 # SIPp runs on the same two cores as the server: its own CPU time is shown
 # too, and at the highest rates SIPp, not the server, may be what saturates.
@@ -42,12 +54,41 @@ out=${OUT:-$(mktemp -d /tmp/sipp-bench.XXXXXX)}
 mkdir -p "$out"
 echo "output in $out"
 
-(cd "$bench" && go build -o "$out/echoserver" ./cmd/echoserver)
-
-server_args=(-addr "127.0.0.1:$PORT")
-[[ -n $CPUPROFILE ]] && server_args+=(-cpuprofile "$CPUPROFILE")
-"$out/echoserver" "${server_args[@]}" >"$out/server.log" 2>&1 &
-spid=$!
+SCENARIO=${SCENARIO:-options}
+SERVER_KIND=${SERVER_KIND:-echo}
+[[ -f $here/$SCENARIO.xml ]] || { echo "no scenario $here/$SCENARIO.xml" >&2; exit 1; }
+case $SERVER_KIND in
+echo)
+	server=${SERVER:-}
+	if [[ -z $server ]]; then
+		server=$out/echoserver
+		(cd "$bench" && go build -o "$server" ./cmd/echoserver)
+	fi
+	server_args=(-addr "127.0.0.1:$PORT")
+	[[ -n $CPUPROFILE ]] && server_args+=(-cpuprofile "$CPUPROFILE")
+	"$server" "${server_args[@]}" >"$out/server.log" 2>&1 &
+	spid=$!
+	;;
+kamailio)
+	command -v kamailio >/dev/null || { echo "kamailio not found: apt-get install -y kamailio" >&2; exit 1; }
+	# -DD: stay in the foreground (workers are still forked); -E: log to
+	# stderr; 1 GiB of shared memory holds the location table.
+	kamailio -f "$bench/kamailio/registrar.cfg" -DD -E -l "udp:127.0.0.1:$PORT" -m 1024 -M 16 \
+		-Y "$out" >"$out/server.log" 2>&1 &
+	spid=$!
+	# Ready once it has bound the port and started its workers.
+	for _ in $(seq 100); do
+		awk -v p="0100007F:$(printf '%04X' "$PORT")" '$2 == p { f = 1 } END { exit !f }' /proc/net/udp && break
+		sleep 0.1
+	done
+	sleep 1
+	echo listening >>"$out/server.log"
+	;;
+*)
+	echo "SERVER_KIND is echo or kamailio" >&2
+	exit 1
+	;;
+esac
 cleanup() {
 	if kill -0 "$spid" 2>/dev/null; then
 		kill -TERM "$spid"
@@ -67,13 +108,21 @@ done
 grep -q '^listening' "$out/server.log" || { echo "server did not start" >&2; exit 1; }
 
 hz=$(getconf CLK_TCK)
-# cpu_ticks prints utime+stime of the server in clock ticks (proc(5) fields
-# 14 and 15, counted after the ")" that ends the command name).
+# cpu_ticks prints utime+stime in clock ticks (proc(5) fields 14 and 15,
+# counted after the ")" that ends the command name) of the server and of
+# its child processes.
 cpu_ticks() {
-	local stat
-	stat=$(<"/proc/$spid/stat")
-	stat=${stat##*) }
-	awk '{ print $12 + $13 }' <<<"$stat"
+	local total=0 f stat rest
+	for f in /proc/[0-9]*/stat; do
+		stat=$(<"$f") 2>/dev/null || continue
+		rest=${stat##*) }
+		# rest: state ppid ... ; utime and stime are its 12th and 13th fields.
+		read -r -a a <<<"$rest"
+		if [[ ${f#/proc/} == "$spid/stat" || ${a[1]} == "$spid" ]]; then
+			total=$((total + a[11] + a[12]))
+		fi
+	done
+	echo "$total"
 }
 # server_drops prints the datagrams the kernel dropped because the server's
 # socket buffer was full (proc(5) /proc/net/udp, last column "drops").
@@ -120,7 +169,7 @@ for rate in "${rates[@]}"; do
 	# as the transport sets none.
 	timeout --kill-after=10 $((DURATION * 3 + 60)) \
 		/usr/bin/time -f '%U %S' -o "$out/sipp_time_$rate" \
-		sipp -sf "$here/options.xml" -s echo -t u1 -i 127.0.0.1 \
+		sipp -sf "$here/$SCENARIO.xml" -s echo -t u1 -i 127.0.0.1 \
 		-r "$rate" -rp 1000 -m "$calls" -l $((rate * 2)) -buff_size 4194304 \
 		-nostdin -trace_stat -stf "$stf" -fd 1 \
 		-trace_err -error_file "$out/errors_$rate.log" \

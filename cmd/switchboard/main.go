@@ -1,7 +1,7 @@
 // Command switchboard is the Switchboard SIP server suite in one binary.
 //
 //	switchboard version          print the version
-//	switchboard options [-transport udp|tcp|tls] [-timeout D] sip:host[:port]
+//	switchboard options [-transport udp|tcp|tls|ws|wss] [-timeout D] sip:host[:port]
 //	                             send OPTIONS (like sipsak -s), print the
 //	                             status line and round-trip time; exit 0 on
 //	                             2xx, 1 on another final response, 2 on
@@ -32,7 +32,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: switchboard version | options [-transport udp|tcp|tls] sip:host[:port] | parse [-role uas|proxy|registrar] FILE")
+		fmt.Fprintln(stderr, "usage: switchboard version | options [-transport udp|tcp|tls|ws|wss] sip:host[:port] | parse [-role uas|proxy|registrar] FILE")
 		return 2
 	}
 	switch args[0] {

@@ -19,13 +19,13 @@ import (
 func optionsCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("options", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	proto := fs.String("transport", "udp", "udp, tcp or tls")
+	proto := fs.String("transport", "udp", "udp, tcp, tls, ws or wss")
 	timeout := fs.Duration("timeout", 32*time.Second, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: switchboard options [-transport udp|tcp|tls] [-timeout 32s] sip:host[:port]")
+		fmt.Fprintln(stderr, "usage: switchboard options [-transport udp|tcp|tls|ws|wss] [-timeout 32s] sip:host[:port]")
 		return 2
 	}
 	target, err := sip.ParseURI(fs.Arg(0))
@@ -35,9 +35,9 @@ func optionsCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	p := strings.ToLower(*proto)
 	switch p {
-	case "udp", "tcp", "tls":
+	case "udp", "tcp", "tls", "ws", "wss":
 	default:
-		fmt.Fprintf(stderr, "switchboard options: unknown transport %q; use udp, tcp or tls\n", *proto)
+		fmt.Fprintf(stderr, "switchboard options: unknown transport %q; use udp, tcp, tls, ws or wss\n", *proto)
 		return 2
 	}
 	srv := &stack.Server{}

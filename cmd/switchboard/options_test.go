@@ -27,6 +27,10 @@ func TestOptionsCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ws, err := srv.Listen("ws", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer srv.Shutdown(context.Background())
 
 	cases := []struct {
@@ -36,6 +40,8 @@ func TestOptionsCommand(t *testing.T) {
 	}{
 		{[]string{"options", "sip:" + udp.String()}, 0, "SIP/2.0 200 OK ("},
 		{[]string{"options", "-transport", "tcp", "sip:" + tcp.String()}, 0, "SIP/2.0 200 OK ("},
+		{[]string{"options", "-transport", "ws", "sip:" + ws.String()}, 0, "SIP/2.0 200 OK ("},
+		{[]string{"options", "-transport", "sctp", "sip:" + udp.String()}, 2, ""},
 		{[]string{"options", "sip:missing@" + udp.String()}, 1, "SIP/2.0 404 Not Found ("},
 		{[]string{"options", "-timeout", "300ms", "sip:127.0.0.1:9"}, 2, "no response from sip:127.0.0.1:9"},
 		{[]string{"options", "-transport", "tcp", "sip:127.0.0.1:9"}, 2, "connect to TCP 127.0.0.1:9"},
