@@ -60,8 +60,8 @@ type ServerTx struct {
 
 	mu    sync.Mutex
 	done  chan struct{} // made by the first Done; guarded by mu
-	req   *sip.Message // guarded by mu; see Request
-	state State        // guarded by mu
+	req   *sip.Message  // guarded by mu; see Request
+	state State         // guarded by mu
 	// lastCode is the status of the last response handed to Respond, and
 	// gen counts those responses; wire is the last one as it was sent, for
 	// retransmissions, once the send of response gen has returned.
@@ -139,8 +139,8 @@ func (tx *ServerTx) Done() <-chan struct{} {
 		tx.done = make(chan struct{})
 		if tx.state == Terminated {
 			if tx.done != nil {
-		close(tx.done)
-	}
+				close(tx.done)
+			}
 		}
 	}
 	return tx.done

@@ -79,9 +79,11 @@ kamailio)
 	# Ready once it has bound the port and started its workers.
 	for _ in $(seq 100); do
 		awk -v p="0100007F:$(printf '%04X' "$PORT")" '$2 == p { f = 1 } END { exit !f }' /proc/net/udp && break
+		kill -0 "$spid" 2>/dev/null || break
 		sleep 0.1
 	done
 	sleep 1
+	kill -0 "$spid" 2>/dev/null || { cat "$out/server.log" >&2; echo "kamailio did not start" >&2; exit 1; }
 	echo listening >>"$out/server.log"
 	;;
 *)
