@@ -16,10 +16,20 @@ import (
 // is derived from the request's transaction identifiers, so every response
 // to the same request carries the same tag. An empty reason uses StatusText.
 func NewResponse(req *Message, code int, reason string) *Message {
+	res := new(Message)
+	res.InitResponse(req, code, reason)
+	return res
+}
+
+// InitResponse makes m the response NewResponse would build, reusing m's
+// own storage: whatever m held before is dropped. It lets a server recycle
+// response messages once they are sent.
+func (m *Message) InitResponse(req *Message, code int, reason string) {
 	if reason == "" {
 		reason = StatusText(code)
 	}
-	res := &Message{StatusCode: code, Reason: reason, Version: "SIP/2.0"}
+	*m = Message{StatusCode: code, Reason: reason, Version: "SIP/2.0"}
+	res := m
 	res.Headers = res.inline[:0]
 	dialog := code > 100 && code < 300 && (req.Method == "INVITE" || req.Method == "SUBSCRIBE" || req.Method == "REFER")
 	for _, h := range req.Headers {
@@ -44,7 +54,6 @@ func NewResponse(req *Message, code int, reason string) *Message {
 		}
 		res.Headers = append(res.Headers, h)
 	}
-	return res
 }
 
 // toHasTag reports whether a To value carries a tag parameter. Only the
@@ -62,15 +71,15 @@ func toHasTag(v string) bool {
 }
 
 // responseTag derives a To tag from the request's transaction identity
-// (Call-ID, From tag, CSeq, top Via branch and sent-by) with a keyed hash,
-// HMAC-SHA256 under a per-process random key: the same for every response to
-// a request and its retransmissions, different for other requests, and
-// unpredictable without the key (§19.3 asks for cryptographically random
-// tags). It returns 16 hex digits in buf.
+// (Call-ID, From tag, CSeq, top Via branch and sent-by) with a keyed hash:
+// the first 64 bits of SHA-256 over a per-process random key followed by
+// those values. It is the same for every response to a request and its
+// retransmissions, different for other requests, and unpredictable without
+// the key (§19.3 asks for cryptographically random tags); the truncation
+// leaves nothing to extend. It returns 16 hex digits in buf.
 func responseTag(req *Message, buf *[16]byte) {
-	// The HMAC's inner block (key XOR ipad) goes first, then the message.
-	var in [64 + 448]byte
-	b := append(in[:0], tagPads[0][:]...)
+	var in [512]byte
+	b := append(in[:0], tagKey[:]...)
 	add := func(s string) {
 		b = append(b, s...)
 		b = append(b, 0)
@@ -81,7 +90,9 @@ func responseTag(req *Message, buf *[16]byte) {
 			add(Params(sp.params).Value("tag"))
 		}
 	}
-	add(req.Get("CSeq"))
+	if h := req.find(hCSeq); h != nil {
+		add(h.Value)
+	}
 	if h := req.find(hVia); h != nil {
 		item, _, _ := nextListItem(h.Value, 0)
 		if v, end, err := parseSentBy(item); err == nil {
@@ -94,41 +105,15 @@ func responseTag(req *Message, buf *[16]byte) {
 			b = appendUint(b, uint64(v.Port))
 		}
 	}
-	sum := tagMAC(b)
+	sum := sha256.Sum256(b)
 	hex.Encode(buf[:], sum[:8])
 }
 
-// tagMAC returns HMAC-SHA256 (RFC 2104) under tagKey of the message that
-// follows the key-XOR-ipad block at the start of b, computed on the stack:
-// SHA-256(K^opad || SHA-256(K^ipad || msg)).
-func tagMAC(b []byte) [sha256.Size]byte {
-	inner := sha256.Sum256(b)
-	var out [64 + sha256.Size]byte
-	copy(out[:], tagPads[1][:])
-	copy(out[64:], inner[:])
-	return sha256.Sum256(out[:])
-}
-
-// tagKey is drawn once per process, and tagPads (the key XORed with the
-// HMAC ipad and opad bytes) derived from it; neither is written again.
-var (
-	tagKey  = randomKey()
-	tagPads = func() (p [2][64]byte) {
-		for i := range p[0] {
-			var k byte
-			if i < len(tagKey) {
-				k = tagKey[i]
-			}
-			p[0][i], p[1][i] = k^0x36, k^0x5c
-		}
-		return p
-	}()
-)
-
-func randomKey() (k [32]byte) {
+// tagKey is drawn once per process and never written again.
+var tagKey = func() (k [32]byte) {
 	rand.Read(k[:])
 	return k
-}
+}()
 
 // NewRequest builds a request with the headers RFC 3261 §8.1.1 requires of a
 // UAC except Via, which the transport adds, and Contact, which a request that

@@ -1,9 +1,6 @@
 package sip
 
 import (
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"slices"
 	"strings"
 	"testing"
@@ -355,19 +352,6 @@ func TestResponseTagInputs(t *testing.T) {
 	m := mustParse(t, strings.Replace(simpleInvite, "To: Bob <sip:bob@biloxi.example.com>", `To: "a;tag=b" <sip:bob@biloxi.example.com>;tag=kept`, 1))
 	if got := NewResponse(m, 200, "").Get("To"); strings.Count(got, "tag=") != 2 || !strings.HasSuffix(got, ";tag=kept") {
 		t.Errorf("To with a tag: %q", got)
-	}
-}
-
-// TestTagMAC: the stack-only HMAC equals crypto/hmac, also for inputs longer
-// than its buffer.
-func TestTagMAC(t *testing.T) {
-	for _, n := range []int{0, 1, 55, 64, 447, 448, 512, 600, 5000} {
-		msg := bytes.Repeat([]byte{byte(n)}, n)
-		h := hmac.New(sha256.New, tagKey[:])
-		h.Write(msg)
-		if got := tagMAC(append(tagPads[0][:], msg...)); !bytes.Equal(got[:], h.Sum(nil)) {
-			t.Errorf("length %d: %x, crypto/hmac says %x", n, got, h.Sum(nil))
-		}
 	}
 }
 

@@ -126,9 +126,18 @@ func (t *Tx) Respond(res *sip.Message) error { return t.st.Respond(res) }
 // Reply builds a response to the request with code and reason (StatusText
 // when empty) and the extra headers, and sends it.
 func (t *Tx) Reply(code int, reason string, hdrs ...sip.Header) error {
-	res := sip.NewResponse(t.req, code, reason)
+	// The transaction keeps only the bytes it sent, so the message is
+	// recycled for the next Reply.
+	res, _ := t.srv.responses.Get().(*sip.Message)
+	if res == nil {
+		res = new(sip.Message)
+	}
+	res.InitResponse(t.req, code, reason)
 	res.Headers = append(res.Headers, hdrs...)
-	return t.st.Respond(res)
+	err := t.st.Respond(res)
+	*res = sip.Message{}
+	t.srv.responses.Put(res)
+	return err
 }
 
 // Done is closed when the transaction has ended.
@@ -165,6 +174,8 @@ type Server struct {
 	stop     context.CancelFunc
 	wg       sync.WaitGroup // running handlers
 	shutting atomic.Bool
+	// responses recycles the messages Tx.Reply builds.
+	responses sync.Pool
 }
 
 func (s *Server) init() {

@@ -250,10 +250,18 @@ func serverKey(req *sip.Message) (string, bool) {
 	if method == "ACK" {
 		method = "INVITE"
 	}
-	sentBy := v.Host + ":" + strconv.Itoa(v.Port)
-	if b := v.Branch(); len(b) > len(sip.BranchMagic) && b[:len(sip.BranchMagic)] == sip.BranchMagic {
-		return b + "|" + sentBy + "|" + method, true
+	if br := v.Branch(); len(br) > len(sip.BranchMagic) && br[:len(sip.BranchMagic)] == sip.BranchMagic {
+		var buf [160]byte // one allocation: the string
+		b := append(buf[:0], br...)
+		b = append(b, '|')
+		b = append(b, v.Host...)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(v.Port), 10)
+		b = append(b, '|')
+		b = append(b, method...)
+		return string(b), true
 	}
+	sentBy := v.Host + ":" + strconv.Itoa(v.Port)
 	from, _ := req.From()
 	cseq, _ := req.CSeq()
 	return "2543|" + req.RequestURI.String() + "|" + from.Tag() + "|" + req.CallID() + "|" +

@@ -165,7 +165,9 @@ func (tx *ServerTx) Err() error {
 // state machine. It fails with ErrTerminated after the transaction ended, and
 // when a final response was already sent (other than a further 2xx to an
 // INVITE, which RFC 6026 §8.5 lets through for forking proxies). A transport
-// error is returned and also ends the transaction (§17.2.4).
+// error is returned and also ends the transaction (§17.2.4). The
+// transaction does not keep res: it keeps the bytes the transport sent, so
+// the caller may reuse res once Respond returns.
 func (tx *ServerTx) Respond(res *sip.Message) error {
 	code := res.StatusCode
 	tx.mu.Lock()
