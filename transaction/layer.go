@@ -102,6 +102,8 @@ type Layer struct {
 	// transaction to it, so that the ACK, which has a branch of its own,
 	// stops the 2xx retransmissions (RFC 6026 §8.1).
 	accepted [shards]shard[*ServerTx]
+	// timerJ ends non-INVITE server transactions in Completed over UDP.
+	timerJ expiryQueue
 }
 
 const shards = 32
@@ -148,6 +150,7 @@ func (s *shard[T]) len() int {
 func (l *Layer) init() {
 	l.once.Do(func() {
 		l.timers = l.Timers.withDefaults()
+		l.timerJ.wait = 64 * l.timers.T1 // §17.2.2
 		l.seed = maphash.MakeSeed()
 	})
 }

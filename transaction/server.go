@@ -220,7 +220,7 @@ func (tx *ServerTx) Respond(res *sip.Message) error {
 			tx.endIn(Completed) // Timer J = 0
 			return err
 		}
-		tx.deadline = time.AfterFunc(64*t.T1, tx.timerJ)
+		tx.l.timerJ.add(tx) // 64*T1, one queue for all (expiryQueue)
 	}
 	tx.mu.Unlock()
 	return tx.send(res, gen)
