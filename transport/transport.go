@@ -621,8 +621,9 @@ func (l *Layer) SendResponse(res *sip.Message, src Flow) error {
 // sip.CheckOutgoing rejects) with the rules of RFC 3261
 // §18.2.2 and RFC 3581 §4: over a stream, on the connection the request came
 // in on, or a new one to the source address and sent-by port; over UDP, to
-// the source address and the rport, or the sent-by port (the maddr case,
-// multicast, is not supported), from the socket the request arrived on.
+// the maddr address at the sent-by port when the Via has one (an IP
+// address; a host name there is ignored), else the source address and the
+// rport, or the sent-by port, from the socket the request arrived on.
 // It returns what it sent, for Resend.
 func (l *Layer) SendResponseWire(res *sip.Message, src Flow) (Wire, error) {
 	if err := sip.CheckOutgoing(res); err != nil {
@@ -640,7 +641,11 @@ func (l *Layer) SendResponseWire(res *sip.Message, src Flow) (Wire, error) {
 	to.Remote = netip.AddrPortFrom(src.Remote.Addr(), port)
 	if !src.Reliable() {
 		to.Conn = 0
-		if rp := v.Params.Value("rport"); rp != "" {
+		if maddr, ok := sip.HostAddr(v.Params.Value("maddr")); ok {
+			// §18.2.2: to maddr at the sent-by port (before received and
+			// rport). A multicast group gets the socket's default TTL.
+			to.Remote = netip.AddrPortFrom(maddr.Unmap(), port)
+		} else if rp := v.Params.Value("rport"); rp != "" {
 			if n, err := strconv.ParseUint(rp, 10, 16); err == nil {
 				to.Remote = netip.AddrPortFrom(src.Remote.Addr(), uint16(n))
 			}

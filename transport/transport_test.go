@@ -204,3 +204,43 @@ func TestUDPReceiveBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestUDPResponseToMaddr: §18.2.2 sends the response to the Via's maddr at
+// the sent-by port, ahead of received and rport.
+func TestUDPResponseToMaddr(t *testing.T) {
+	rec := newRecorder()
+	l := &Layer{Handler: rec.handle}
+	addr, err := l.Listen("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	group, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
+	if err != nil {
+		t.Skip("127.0.0.2 not usable here: ", err)
+	}
+	defer group.Close()
+	gport := group.LocalAddr().(*net.UDPAddr).Port
+	req := strings.Replace(optionsNoRport, "Via: SIP/2.0/UDP 192.0.2.99:5070;branch=z9hG4bKx1",
+		"Via: SIP/2.0/UDP 127.0.0.1:"+itoa(gport)+";branch=z9hG4bKm1;maddr=127.0.0.2;rport", 1)
+	peer.WriteToUDPAddrPort([]byte(req), addr)
+	m, src := rec.wait(t)
+	if err := l.SendResponse(sip.NewResponse(m, 200, ""), src); err != nil {
+		t.Fatal(err)
+	}
+	group.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 2048)
+	n, err := group.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+		t.Fatalf("nothing at maddr 127.0.0.2:%d: %q %v", gport, buf[:n], err)
+	}
+	peer.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, err := peer.Read(buf); err == nil {
+		t.Errorf("the response also went to the source: %q", buf[:n])
+	}
+}
