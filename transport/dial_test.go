@@ -16,16 +16,11 @@ import (
 func TestConcurrentDialsShareOneConnection(t *testing.T) {
 	conf := wsTestTLS(t)
 	srv, addr, got := wsEcho(t, TLS, conf)
-	var mu sync.Mutex
-	responses := 0
-	cli := &Layer{TLSConfig: conf, Handler: func(m *sip.Message, src Flow) {
-		mu.Lock()
-		responses++
-		mu.Unlock()
-	}}
+	const n = 16
+	responses := make(chan struct{}, n)
+	cli := &Layer{TLSConfig: conf, Handler: func(m *sip.Message, src Flow) { responses <- struct{}{} }}
 	defer cli.Close()
 	dst := Flow{Proto: TLS, Remote: netip.MustParseAddrPort(addr)}
-	const n = 16
 	var wg sync.WaitGroup
 	conns := make([]uint64, n)
 	start := make(chan struct{})
@@ -42,11 +37,17 @@ func TestConcurrentDialsShareOneConnection(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
+	// Every request arrives and is answered (before the deferred Close).
 	for range n {
 		select {
 		case <-got:
 		case <-time.After(5 * time.Second):
 			t.Fatal("not every request arrived")
+		}
+		select {
+		case <-responses:
+		case <-time.After(5 * time.Second):
+			t.Fatal("not every response arrived")
 		}
 	}
 	for i, c := range conns {
@@ -67,7 +68,8 @@ func TestTLSServerName(t *testing.T) {
 	for _, proto := range []string{TLS, WSS} {
 		t.Run(proto, func(t *testing.T) {
 			_, addr, got := wsEcho(t, proto, conf)
-			cli := &Layer{TLSConfig: conf}
+			responses := make(chan struct{}, 1)
+			cli := &Layer{TLSConfig: conf, Handler: func(*sip.Message, Flow) { responses <- struct{}{} }}
 			defer cli.Close()
 			remote := netip.MustParseAddrPort(addr)
 			for _, c := range []struct {
@@ -89,6 +91,11 @@ func TestTLSServerName(t *testing.T) {
 			case <-got:
 			case <-time.After(5 * time.Second):
 				t.Fatal("the request over a verified connection did not arrive")
+			}
+			select {
+			case <-responses: // answered before the deferred Close
+			case <-time.After(5 * time.Second):
+				t.Fatal("no response over the verified connection")
 			}
 		})
 	}
