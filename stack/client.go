@@ -2,16 +2,13 @@ package stack
 
 import (
 	"context"
-	"crypto/md5"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"strings"
 	"sync"
 
 	"github.com/switchboard-sip/switchboard/sip"
+	"github.com/switchboard-sip/switchboard/sip/digest"
 	"github.com/switchboard-sip/switchboard/transport"
 	"github.com/switchboard-sip/switchboard/transport/resolve"
 )
@@ -219,19 +216,9 @@ func digestResponse(ch sip.Auth, user, pass, method, uri, cnonce string) (string
 	nonce, _ := ch.Param("nonce")
 	opaque, hasOpaque := ch.Param("opaque")
 	alg, _ := ch.Param("algorithm")
-	var h func() hash.Hash
-	switch strings.ToUpper(alg) {
-	case "", "MD5":
-		h = md5.New
-	case "SHA-256":
-		h = sha256.New
-	default:
+	a, ok := digest.ParseAlgorithm(alg)
+	if !ok {
 		return "", fmt.Errorf("stack: digest algorithm %q is not supported", alg)
-	}
-	hx := func(s string) string {
-		d := h()
-		d.Write([]byte(s))
-		return hex.EncodeToString(d.Sum(nil))
 	}
 	qop := ""
 	if q, ok := ch.Param("qop"); ok {
@@ -244,15 +231,8 @@ func digestResponse(ch sip.Auth, user, pass, method, uri, cnonce string) (string
 			return "", fmt.Errorf("stack: digest qop %q is not supported (only auth)", q)
 		}
 	}
-	ha1 := hx(user + ":" + realm + ":" + pass)
-	ha2 := hx(method + ":" + uri)
 	const nc = "00000001"
-	var resp string
-	if qop != "" {
-		resp = hx(ha1 + ":" + nonce + ":" + nc + ":" + cnonce + ":" + qop + ":" + ha2)
-	} else {
-		resp = hx(ha1 + ":" + nonce + ":" + ha2)
-	}
+	resp := a.Response(a.HA1(user, realm, pass), nonce, nc, cnonce, qop, method, uri)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Digest username=%s, realm=%s, nonce=%s, uri=%s, response=%s",
 		sip.Quote(user), sip.Quote(realm), sip.Quote(nonce), sip.Quote(uri), sip.Quote(resp))
