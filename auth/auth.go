@@ -143,18 +143,25 @@ func (v *Verifier) Nonce(realm string) string {
 	return base64.RawURLEncoding.EncodeToString(append(head, v.mac(head, realm)...))
 }
 
+// decodeNonce splits a nonce into its signed head (issue time and random
+// part) and its MAC, and reads the issue time; ok is false when it is not
+// shaped like one of ours.
+func decodeNonce(nonce string) (head, sum []byte, issued time.Time, ok bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(nonce)
+	if err != nil || len(raw) != 8+nonceRandom+16 {
+		return nil, nil, time.Time{}, false
+	}
+	head, sum = raw[:8+nonceRandom], raw[8+nonceRandom:]
+	return head, sum, time.Unix(int64(binary.BigEndian.Uint64(head)), 0), true
+}
+
 // checkNonce reports whether nonce was issued for realm by this key, and
 // whether it is still fresh.
 func (v *Verifier) checkNonce(nonce, realm string) (ours, fresh bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(nonce)
-	if err != nil || len(raw) != 8+nonceRandom+16 {
+	head, sum, issued, ok := decodeNonce(nonce)
+	if !ok || !hmac.Equal(sum, v.mac(head, realm)) {
 		return false, false
 	}
-	head, sum := raw[:8+nonceRandom], raw[8+nonceRandom:]
-	if !hmac.Equal(sum, v.mac(head, realm)) {
-		return false, false
-	}
-	issued := time.Unix(int64(binary.BigEndian.Uint64(head)), 0)
 	age := v.now().Sub(issued)
 	return true, age >= -time.Minute && age <= v.lifetime()
 }
@@ -257,7 +264,8 @@ func (v *Verifier) accept(nonce string, count uint32) bool {
 	defer v.mu.Unlock()
 	if now.After(v.next) {
 		for n := range v.used {
-			if v.expired(n, now) {
+			// Only nonces that passed checkNonce are here.
+			if _, _, issued, _ := decodeNonce(n); now.Sub(issued) > v.lifetime() {
 				delete(v.used, n)
 			}
 		}
@@ -268,15 +276,4 @@ func (v *Verifier) accept(nonce string, count uint32) bool {
 	}
 	v.used[nonce] = count
 	return true
-}
-
-// expired reports whether a well-formed nonce was issued more than a
-// lifetime ago.
-func (v *Verifier) expired(nonce string, now time.Time) bool {
-	raw, err := base64.RawURLEncoding.DecodeString(nonce)
-	if err != nil || len(raw) < 8 {
-		return true
-	}
-	issued := time.Unix(int64(binary.BigEndian.Uint64(raw)), 0)
-	return now.Sub(issued) > v.lifetime()
 }

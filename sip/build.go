@@ -29,8 +29,7 @@ func (m *Message) InitResponse(req *Message, code int, reason string) {
 		reason = StatusText(code)
 	}
 	*m = Message{StatusCode: code, Reason: reason, Version: "SIP/2.0"}
-	res := m
-	res.Headers = res.inline[:0]
+	m.Headers = m.inline[:0]
 	dialog := code > 100 && code < 300 && (req.Method == "INVITE" || req.Method == "SUBSCRIBE" || req.Method == "REFER")
 	for _, h := range req.Headers {
 		switch h.k() {
@@ -52,7 +51,7 @@ func (m *Message) InitResponse(req *Message, code int, reason string) {
 		default:
 			continue
 		}
-		res.Headers = append(res.Headers, h)
+		m.Headers = append(m.Headers, h)
 	}
 }
 

@@ -71,7 +71,7 @@ type ServerTx struct {
 	err       error          // why it ended abnormally; guarded by mu
 	interval  time.Duration
 	timer     *time.Timer // retransmission: G, or the 2xx schedule; guarded by mu
-	deadline  *time.Timer // H, I, J or L; guarded by mu
+	deadline  *time.Timer // H, I or L (J is the layer's queue); guarded by mu
 	trying    *time.Timer // the 100 Trying delay; guarded by mu
 	acked     bool        // the 2xx was acknowledged; guarded by mu
 	gotCancel bool        // guarded by mu
@@ -138,9 +138,7 @@ func (tx *ServerTx) Done() <-chan struct{} {
 	if tx.done == nil {
 		tx.done = make(chan struct{})
 		if tx.state == Terminated {
-			if tx.done != nil {
-				close(tx.done)
-			}
+			close(tx.done)
 		}
 	}
 	return tx.done

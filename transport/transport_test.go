@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -48,22 +49,31 @@ const optionsNoRport = "OPTIONS sip:echo@127.0.0.1 SIP/2.0\r\n" +
 	"Via: SIP/2.0/UDP 192.0.2.99:5070;branch=z9hG4bKx1\r\n" +
 	"From: <sip:a@example.com>;tag=1\r\nTo: <sip:echo@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
 
-// TestUDPReceivedAndRport: §18.2.1 adds received when sent-by is not the
-// source; RFC 3581 fills rport; the response goes to the source address and
-// the rport, not to the Via's sent-by.
-func TestUDPReceivedAndRport(t *testing.T) {
+// udpServerAndPeer starts a Layer on a UDP loopback port whose messages
+// rec keeps, and a plain UDP socket to play the remote end; both close
+// when the test ends.
+func udpServerAndPeer(t *testing.T) (*recorder, *Layer, netip.AddrPort, *net.UDPConn) {
+	t.Helper()
 	rec := newRecorder()
 	l := &Layer{Handler: rec.handle}
 	addr, err := l.Listen("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer peer.Close()
+	t.Cleanup(func() { peer.Close() })
+	return rec, l, addr, peer
+}
+
+// TestUDPReceivedAndRport: §18.2.1 adds received when sent-by is not the
+// source; RFC 3581 fills rport; the response goes to the source address and
+// the rport, not to the Via's sent-by.
+func TestUDPReceivedAndRport(t *testing.T) {
+	rec, l, addr, peer := udpServerAndPeer(t)
 
 	// Without rport: received only.
 	peer.WriteToUDPAddrPort([]byte(optionsNoRport), addr)
@@ -208,18 +218,7 @@ func TestUDPReceiveBuffer(t *testing.T) {
 // TestUDPResponseToMaddr: §18.2.2 sends the response to the Via's maddr at
 // the sent-by port, ahead of received and rport.
 func TestUDPResponseToMaddr(t *testing.T) {
-	rec := newRecorder()
-	l := &Layer{Handler: rec.handle}
-	addr, err := l.Listen("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	rec, l, addr, peer := udpServerAndPeer(t)
 	group, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)})
 	if err != nil {
 		t.Skip("127.0.0.2 not usable here: ", err)
