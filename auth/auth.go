@@ -24,6 +24,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,6 +92,12 @@ type Verifier struct {
 	NonceLifetime time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Algorithms are the digest algorithms offered, one challenge each,
+	// in this order; credentials with another algorithm are refused.
+	// Nil means SHA-256 then MD5, the order RFC 8760 §2.4 asks for. A
+	// client that reads only the first challenge and knows only MD5
+	// (SIPp 3.6, some older phones) needs MD5 first or alone.
+	Algorithms []digest.Algorithm
 
 	once sync.Once
 	key  []byte
@@ -166,14 +173,22 @@ func (v *Verifier) checkNonce(nonce, realm string) (ours, fresh bool) {
 	return true, age >= -time.Minute && age <= v.lifetime()
 }
 
+func (v *Verifier) algorithms() []digest.Algorithm {
+	if v.Algorithms != nil {
+		return v.Algorithms
+	}
+	return []digest.Algorithm{digest.SHA256, digest.MD5}
+}
+
 // Challenges returns the values of the WWW-Authenticate (or
-// Proxy-Authenticate) headers for realm: SHA-256 first, then MD5, which
-// RFC 8760 §2.4 asks of a server offering both, each with a fresh nonce and
-// qop="auth"; stale=true when the last answer was right but its nonce
-// expired.
+// Proxy-Authenticate) headers for realm, one per algorithm in Algorithms
+// (by default SHA-256 first, then MD5, which RFC 8760 §2.4 asks of a
+// server offering both), each with a fresh nonce and qop="auth";
+// stale=true when the last answer was right but its nonce expired.
 func (v *Verifier) Challenges(realm string, stale bool) []string {
-	out := make([]string, 0, 2)
-	for _, alg := range []digest.Algorithm{digest.SHA256, digest.MD5} {
+	algs := v.algorithms()
+	out := make([]string, 0, len(algs))
+	for _, alg := range algs {
 		s := "Digest realm=" + sip.Quote(realm) + ", nonce=" + sip.Quote(v.Nonce(realm)) +
 			", algorithm=" + string(alg) + `, qop="auth"`
 		if stale {
@@ -216,7 +231,7 @@ func (v *Verifier) Check(ctx context.Context, req *sip.Message, header, realm st
 	user = param("username")
 	nonce, uri, response, qop, nc, cnonce := param("nonce"), param("uri"), param("response"), param("qop"), param("nc"), param("cnonce")
 	alg, ok := digest.ParseAlgorithm(param("algorithm"))
-	if !ok || user == "" || nonce == "" || uri == "" || response == "" {
+	if !ok || !slices.Contains(v.algorithms(), alg) || user == "" || nonce == "" || uri == "" || response == "" {
 		return user, Invalid, nil
 	}
 	var count uint32

@@ -166,3 +166,24 @@ func TestReplayMemoryPruned(t *testing.T) {
 		t.Errorf("%d nonces remembered after the old ones expired, want 1", n)
 	}
 }
+
+// TestAlgorithms: a verifier configured for MD5 alone offers one MD5
+// challenge and refuses SHA-256 credentials, even correct ones.
+func TestAlgorithms(t *testing.T) {
+	full, _ := newVerifier()
+	md5only, _ := newVerifier()
+	md5only.Algorithms = []digest.Algorithm{digest.MD5}
+	md5only.Key = []byte("k")
+	full.Key = md5only.Key
+	chs := md5only.Challenges("example.com", false)
+	if len(chs) != 1 || param(t, chs[0], "algorithm") != "MD5" {
+		t.Fatalf("MD5-only challenges: %q", chs)
+	}
+	if r := check(t, md5only, answer(t, chs[0], "alice", "secret", "00000001")); r != OK {
+		t.Fatalf("MD5 answer: %v, want ok", r)
+	}
+	sha := full.Challenges("example.com", false)[0] // same key: a nonce md5only accepts
+	if r := check(t, md5only, answer(t, sha, "alice", "secret", "00000001")); r != Invalid {
+		t.Fatalf("SHA-256 answer to an MD5-only verifier: %v, want invalid", r)
+	}
+}

@@ -150,6 +150,11 @@ func (t *Tx) Err() error { return t.st.Err() }
 // Source returns the remote address the request came from.
 func (t *Tx) Source() netip.AddrPort { return t.st.Source.Remote }
 
+// Flow returns the flow the request came on: protocol, remote and local
+// addresses and, for a stream, the connection (RFC 5626 §6 asks a registrar
+// to remember it).
+func (t *Tx) Flow() transport.Flow { return t.st.Source }
+
 // Server serves SIP requests. Set its fields before Listen.
 type Server struct {
 	Handler Handler
@@ -174,6 +179,10 @@ type Server struct {
 	stop     context.CancelFunc
 	wg       sync.WaitGroup // running handlers
 	shutting atomic.Bool
+	// gate makes "not shutting, so wg.Add" one step for requests (read
+	// lock) against Shutdown setting shutting (write lock), so that no
+	// Add races with Shutdown's Wait.
+	gate sync.RWMutex
 	// responses recycles the messages Tx.Reply builds.
 	responses sync.Pool
 }
@@ -244,17 +253,23 @@ func (s *Server) serve(st *transaction.ServerTx) {
 		}
 		return
 	}
+	// The gate orders this Add before Shutdown's Wait: once shutting is
+	// set under the write lock, no handler starts.
+	s.gate.RLock()
 	if s.shutting.Load() {
+		s.gate.RUnlock()
 		tx.Reply(503, "", sip.NewHeader("Retry-After", "5"))
 		return
 	}
 	select {
 	case s.sem <- struct{}{}:
 	default:
+		s.gate.RUnlock()
 		tx.Reply(503, "", sip.NewHeader("Retry-After", "1"))
 		return
 	}
 	s.wg.Add(1)
+	s.gate.RUnlock()
 	select {
 	case s.work <- tx: // an idle handler goroutine takes it
 	default:
@@ -325,7 +340,13 @@ func (s *Server) ack(ack *sip.Message, _ transport.Flow) {
 	if s.Handler == nil {
 		return
 	}
+	s.gate.RLock()
+	if s.shutting.Load() {
+		s.gate.RUnlock()
+		return
+	}
 	s.wg.Add(1)
+	s.gate.RUnlock()
 	go func() {
 		defer s.wg.Done()
 		s.Handler.ServeSIP(s.ctx, nil, ack)
@@ -337,7 +358,9 @@ func (s *Server) ack(ack *sip.Message, _ transport.Flow) {
 // the listeners. Transactions still retransmitting are cut short.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
+	s.gate.Lock()
 	s.shutting.Store(true)
+	s.gate.Unlock()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	var err error

@@ -11,6 +11,23 @@
 //	                             and print its structure and the verdict a
 //	                             server in role R (uas, proxy, registrar)
 //	                             owes it; exit 0 when the verdict is ok
+//	switchboard check-config [-config FILE]
+//	                             check a configuration file (default
+//	                             ./switchboard.yaml when present, else the
+//	                             defaults); print "ok: FILE" and a summary,
+//	                             or every problem as FILE:LINE: FIELD: what
+//	                             is wrong; what to do; exit 0 when valid,
+//	                             1 when not, 2 on bad usage
+//	switchboard user add|passwd USER@DOMAIN [-password P] [-config FILE | -data DIR]
+//	switchboard user remove USER@DOMAIN [-config FILE | -data DIR]
+//	switchboard user list [-config FILE | -data DIR]
+//	                             add a subscriber, change their password,
+//	                             remove them, or list them, in
+//	                             DATA_DIR/subscribers.db (a running server
+//	                             sees the change at once); without -password,
+//	                             prompt twice on a terminal or read one line
+//	                             of standard input; exit 0 when done, 1 when
+//	                             the operation failed, 2 on bad usage
 package main
 
 import (
@@ -27,12 +44,12 @@ import (
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: switchboard version | options [-transport udp|tcp|tls|ws|wss] sip:host[:port] | parse [-role uas|proxy|registrar] FILE")
+		fmt.Fprintln(stderr, "usage: switchboard version | options [-transport udp|tcp|tls|ws|wss] sip:host[:port] | parse [-role uas|proxy|registrar] FILE | check-config [-config FILE] | user add|passwd|remove|list ...")
 		return 2
 	}
 	switch args[0] {
@@ -43,8 +60,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return parseCmd(args[1:], stdout, stderr)
 	case "options":
 		return optionsCmd(args[1:], stdout, stderr)
+	case "check-config":
+		return checkConfigCmd(args[1:], stdout, stderr)
+	case "user":
+		return userCmd(args[1:], stdin, stdout, stderr)
+	case "serve":
+		return serveCmd(args[1:], stdout, stderr)
+	case "location":
+		return locationCmd(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "switchboard: unknown command %q; try version, options or parse\n", args[0])
+	fmt.Fprintf(stderr, "switchboard: unknown command %q; try version, options, parse or check-config\n", args[0])
 	return 2
 }
 

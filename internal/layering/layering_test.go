@@ -74,11 +74,15 @@ var table = []row{
 		never:    transactionUsers,
 		neverWhy: "transaction users import sdp, so sdp cannot import them",
 	},
+	// The SQLite opener the embedded stores share.
+	{pkgs: []string{"internal/sqlitedb"}},
 	{
 		pkgs:     services,
 		never:    transactionUsers,
 		neverWhy: "location, auth and subscriber never import transaction users",
 	},
+	// The conformance suites every backend of a service passes.
+	{pkgs: []string{"location/storetest", "subscriber/storetest"}, testHelper: true},
 	{pkgs: []string{"config"}},
 	{pkgs: []string{"admin"}},
 	{pkgs: []string{"cmd/switchboard"}, anything: true},

@@ -1,0 +1,592 @@
+package location
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboard-sip/switchboard/internal/sqlitedb"
+)
+
+// FileName is the name of the location database in the data directory.
+const FileName = "location.db"
+
+// schemaVersion is the layout schema creates, kept in PRAGMA user_version
+// so that a later release can tell which migrations a file needs.
+const schemaVersion = 1
+
+// schema is idempotent: Open applies it to new and existing files alike.
+// On an existing file, CREATE … IF NOT EXISTS takes no write lock, so a
+// second process (the CLI) opening the file does not disturb a server
+// writing it.
+//
+// Times are unix nanoseconds, so that they round-trip exactly; NULL is the
+// zero time. Addresses are netip.AddrPort text, ” for none. path holds the
+// Path values joined by line feeds, which a header value cannot contain;
+// NULL is no Path. conn holds the bits of the uint64.
+const schema = `
+CREATE TABLE IF NOT EXISTS bindings (
+	aor        TEXT    NOT NULL,
+	contact    TEXT    NOT NULL,
+	params     TEXT    NOT NULL,
+	q          INTEGER NOT NULL,
+	expires    INTEGER,
+	call_id    TEXT    NOT NULL,
+	cseq       INTEGER NOT NULL,
+	path       TEXT,
+	instance   TEXT    NOT NULL,
+	reg_id     INTEGER NOT NULL,
+	transport  TEXT    NOT NULL,
+	source     TEXT    NOT NULL,
+	local      TEXT    NOT NULL,
+	conn       INTEGER NOT NULL,
+	user_agent TEXT    NOT NULL,
+	updated    INTEGER
+);
+CREATE INDEX IF NOT EXISTS bindings_aor ON bindings (aor);
+`
+
+const (
+	columns = `aor, contact, params, q, expires, call_id, cseq, path, instance, reg_id,
+		transport, source, local, conn, user_agent, updated`
+	selectSQL = `SELECT ` + columns + ` FROM bindings ORDER BY rowid`
+	insertSQL = `INSERT INTO bindings (` + columns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	deleteSQL = `DELETE FROM bindings WHERE aor = ?`
+	expireSQL = `DELETE FROM bindings WHERE expires IS NULL OR expires <= ?`
+)
+
+// pathSep joins Path values in the path column. A Path value as a
+// registrar keeps it has no line feed (RFC 3261 §7.3.1 lets folding be
+// replaced by a space), and Update refuses one that has.
+const pathSep = "\n"
+
+// maxBatch is the most writes the writer commits in one transaction.
+const maxBatch = 512
+
+// SQLite is the embedded Store: an SQLite database file in write-ahead-log
+// mode with synchronous=FULL (see internal/sqlitedb), and a copy of every
+// binding in memory.
+//
+// Lookup and List read the memory copy and never touch the file. Update
+// runs fn, hands the new bindings of the AOR to a single writer goroutine
+// and waits until they are committed, that is on disk; only then does it
+// install them in memory and return. The writer takes every write queued
+// while it was busy and commits them in one transaction (group commit), so
+// that concurrent Updates share one fsync.
+//
+// Other processes, such as `switchboard location list`, may open the same
+// file while a server has it open: they read what was committed. A store
+// does not see writes made by another process until it is opened again.
+type SQLite struct {
+	path string
+	t    table
+
+	db   *sql.DB
+	conn *sql.Conn // the only connection: Open's, then the writer's
+
+	// writes carries work to the writer; it is closed by Close once no
+	// Update or Expire can send any more.
+	writes chan *write
+	// exited is closed when the writer returns; writerErr, written by
+	// the writer before, is what it failed with.
+	exited    chan struct{}
+	writerErr error
+	// slots[i] is the write of the Update holding stripe i's update
+	// lock: reused, so that an Update allocates no request.
+	slots [nStripes]write
+
+	commits, written atomic.Uint64
+
+	closeMu sync.Mutex // serialises Close
+}
+
+var _ Store = (*SQLite)(nil)
+
+// A write is one unit of work for the writer: replace every row of aor
+// with rows, or (expire) delete every row not live at now.
+type write struct {
+	aor    string
+	rows   []Binding
+	expire bool
+	now    time.Time
+	done   chan error // capacity 1; receives the commit's outcome
+}
+
+// Open opens the location database at path (by convention
+// DATA_DIR/FileName), creating the file and its directory when missing,
+// and reads every binding into memory. The caller must Close the store.
+func Open(path string) (*SQLite, error) {
+	db, err := sqlitedb.Open(path, schema)
+	if err != nil {
+		return nil, fmt.Errorf("location: %w", err)
+	}
+	// One connection: the writer's. Open's reads use it before the
+	// writer starts.
+	db.SetMaxOpenConns(1)
+	s := &SQLite{
+		path:   path,
+		db:     db,
+		writes: make(chan *write, maxBatch),
+		exited: make(chan struct{}),
+	}
+	for i := range s.slots {
+		s.slots[i].done = make(chan error, 1)
+	}
+	if err := s.init(context.Background()); err != nil {
+		return nil, errors.Join(err, s.closeDB())
+	}
+	ready := make(chan error, 1)
+	go s.run(ready)
+	if err := <-ready; err != nil {
+		<-s.exited
+		return nil, errors.Join(err, s.closeDB())
+	}
+	return s, nil
+}
+
+// init takes the connection, checks the schema version and loads the
+// bindings.
+func (s *SQLite) init(ctx context.Context) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("location: connecting to %s: %w", s.path, err)
+	}
+	s.conn = conn
+	var v int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("location: reading the schema version of %s: %w", s.path, err)
+	}
+	switch {
+	case v == 0:
+		// A new file. Written only now, so that reopening an existing
+		// file writes nothing.
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+			return fmt.Errorf("location: setting the schema version of %s: %w", s.path, err)
+		}
+	case v > schemaVersion:
+		return fmt.Errorf("location: %s has schema version %d, newer than the %d this switchboard knows; run a newer switchboard", s.path, v, schemaVersion)
+	}
+	return s.load(ctx)
+}
+
+// load reads every row, expired ones included, into s.t. The writer has
+// not started, so nothing else touches s.t.
+func (s *SQLite) load(ctx context.Context) error {
+	rows, err := s.conn.QueryContext(ctx, selectSQL)
+	if err != nil {
+		return fmt.Errorf("location: reading %s: %w", s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		b, err := scanBinding(rows)
+		if err != nil {
+			return fmt.Errorf("location: reading %s: %w", s.path, err)
+		}
+		st := &s.t.stripes[stripeIndex(b.AOR)]
+		if st.m == nil {
+			st.m = make(map[string][]Binding)
+		}
+		st.m[b.AOR] = append(st.m[b.AOR], b)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("location: reading %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// scanBinding reads one row of selectSQL.
+func scanBinding(rows *sql.Rows) (Binding, error) {
+	var (
+		b                    Binding
+		q, cseq, regID, conn int64
+		expires, updated     sql.NullInt64
+		path                 sql.NullString
+		source, local        string
+	)
+	if err := rows.Scan(&b.AOR, &b.Contact, &b.Params, &q, &expires, &b.CallID, &cseq, &path,
+		&b.Instance, &regID, &b.Transport, &source, &local, &conn, &b.UserAgent, &updated); err != nil {
+		return b, err
+	}
+	b.Q, b.CSeq, b.RegID, b.Conn = int(q), uint32(cseq), int(regID), uint64(conn)
+	b.Expires, b.Updated = fromNanos(expires), fromNanos(updated)
+	if path.Valid {
+		b.Path = strings.Split(path.String, pathSep)
+	}
+	var err error
+	if b.Source, err = parseAddrPort(source); err != nil {
+		return b, fmt.Errorf("binding %s of %s: source: %w", b.Contact, b.AOR, err)
+	}
+	if b.Local, err = parseAddrPort(local); err != nil {
+		return b, fmt.Errorf("binding %s of %s: local: %w", b.Contact, b.AOR, err)
+	}
+	return b, nil
+}
+
+func parseAddrPort(s string) (netip.AddrPort, error) {
+	if s == "" {
+		return netip.AddrPort{}, nil
+	}
+	return netip.ParseAddrPort(s)
+}
+
+func addrPortText(ap netip.AddrPort) string {
+	if !ap.IsValid() {
+		return ""
+	}
+	return ap.String()
+}
+
+// fromNanos is the inverse of nanos.
+func fromNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+// nanos returns t as the store keeps it: nil for the zero time, unix
+// nanoseconds otherwise. ok is false for a time that int64 nanoseconds
+// cannot hold (before 1678 or after 2262).
+func nanos(t time.Time) (v any, ok bool) {
+	if t.IsZero() {
+		return nil, true
+	}
+	if t.Before(time.Unix(0, math.MinInt64)) || t.After(time.Unix(0, math.MaxInt64)) {
+		return nil, false
+	}
+	return t.UnixNano(), true
+}
+
+// normalise checks that b can be stored and makes its times what reading
+// them back gives (UTC, no monotonic reading), so that the memory copy and
+// the file agree exactly.
+func normalise(b *Binding) error {
+	if !normaliseTime(&b.Expires) {
+		return fmt.Errorf("location: binding %s of %s: expiry %v is outside the years 1678 to 2262 the store can keep", b.Contact, b.AOR, b.Expires)
+	}
+	if !normaliseTime(&b.Updated) {
+		return fmt.Errorf("location: binding %s of %s: update time %v is outside the years 1678 to 2262 the store can keep", b.Contact, b.AOR, b.Updated)
+	}
+	for _, p := range b.Path {
+		if strings.Contains(p, pathSep) {
+			return fmt.Errorf("location: binding %s of %s: Path value %q contains a line feed", b.Contact, b.AOR, p)
+		}
+	}
+	return nil
+}
+
+// normaliseTime makes *t what reading it back gives, or reports false when
+// the store cannot keep it.
+func normaliseTime(t *time.Time) bool {
+	if t.IsZero() {
+		*t = time.Time{}
+		return true
+	}
+	if _, ok := nanos(*t); !ok {
+		return false
+	}
+	*t = time.Unix(0, t.UnixNano()).UTC()
+	return true
+}
+
+// Lookup implements Store.Lookup from memory. The bindings are copies.
+func (s *SQLite) Lookup(_ context.Context, aor string, now time.Time) ([]Binding, error) {
+	return s.t.lookup(aor, now)
+}
+
+// List implements Store.List from memory.
+func (s *SQLite) List(_ context.Context, now time.Time) ([]Binding, error) {
+	return s.t.list(now)
+}
+
+// Update implements Store.Update. fn is called exactly once (unless ctx is
+// done or s closed first), with copies of the live bindings and with aor's
+// stripe lock held: it must not call s's Update or Expire. Each binding fn
+// returns is stored with its AOR field set to aor; s keeps a copy, so fn
+// and the caller may change the returned slice afterwards.
+//
+// Update returns an error, and changes nothing, when a binding cannot be
+// stored (a time outside 1678–2262, a Path value with a line feed) or the
+// commit fails. ctx is checked before the write is queued; once queued,
+// Update waits for the commit, which SQLite's busy timeout bounds.
+func (s *SQLite) Update(ctx context.Context, aor string, now time.Time, fn func(current []Binding) ([]Binding, error)) ([]Binding, error) {
+	return s.t.update(ctx, aor, now, fn, s.write)
+}
+
+// write is the committer of Update: it queues the replacement of aor's
+// rows and waits for its commit.
+func (s *SQLite) write(i int, aor string, next []Binding) error {
+	for j := range next {
+		if err := normalise(&next[j]); err != nil {
+			return err
+		}
+	}
+	w := &s.slots[i] // ours: we hold stripe i's update lock
+	w.aor, w.rows = aor, next
+	s.writes <- w
+	err := <-w.done
+	w.aor, w.rows = "", nil
+	return err
+}
+
+// Expire implements Store.Expire. When no binding in memory has expired,
+// it writes nothing. Otherwise it deletes the expired rows in one
+// transaction, holding every stripe's update lock until that commits, so
+// Updates wait for one commit; Lookups do not wait.
+func (s *SQLite) Expire(ctx context.Context, now time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("location: expiring: %w", err)
+	}
+	if err := s.t.lockAll(); err != nil {
+		return 0, err
+	}
+	defer s.t.unlockAll()
+	n := 0
+	for i := range s.t.stripes {
+		st := &s.t.stripes[i]
+		st.mu.RLock()
+		n += st.countExpiredLocked(now)
+		st.mu.RUnlock()
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	w := &write{expire: true, now: now, done: make(chan error, 1)}
+	s.writes <- w
+	if err := <-w.done; err != nil {
+		return 0, err
+	}
+	n = 0
+	for i := range s.t.stripes {
+		st := &s.t.stripes[i]
+		st.mu.Lock()
+		n += st.removeExpiredLocked(now)
+		st.mu.Unlock()
+	}
+	return n, nil
+}
+
+// SQLiteStats counts what an SQLite store's writer has done since Open.
+type SQLiteStats struct {
+	// Commits is the number of transactions the writer has run,
+	// failed ones included.
+	Commits uint64
+	// Writes is the number of Updates and Expires those transactions
+	// carried; Writes/Commits is the mean group-commit size.
+	Writes uint64
+}
+
+// Stats returns the writer's counters. It is safe to call at any time,
+// after Close included.
+func (s *SQLite) Stats() SQLiteStats {
+	return SQLiteStats{Commits: s.commits.Load(), Writes: s.written.Load()}
+}
+
+// run is the writer goroutine. It prepares its statements on the
+// connection, reports the outcome on ready, then commits batches of writes
+// until s.writes is closed and drained.
+//
+// It works on the driver's connection (sql.Conn.Raw), not through
+// database/sql, to reuse one argument slice for every row and skip
+// database/sql's per-statement conversions and allocations.
+func (s *SQLite) run(ready chan<- error) {
+	defer close(s.exited)
+	sent := false
+	err := s.conn.Raw(func(dc any) error {
+		w, err := newWriter(dc)
+		sent = true
+		ready <- err
+		if err != nil {
+			return err
+		}
+		batch := make([]*write, 0, maxBatch)
+		for wr := range s.writes {
+			batch = append(batch[:0], wr)
+		drain:
+			for len(batch) < maxBatch {
+				select {
+				case wr, ok := <-s.writes:
+					if !ok {
+						break drain
+					}
+					batch = append(batch, wr)
+				default:
+					break drain
+				}
+			}
+			err := w.commitBatch(batch)
+			if err != nil {
+				err = fmt.Errorf("location: writing %s: %w", s.path, err)
+			}
+			s.commits.Add(1)
+			s.written.Add(uint64(len(batch)))
+			for i, wr := range batch {
+				wr.done <- err
+				batch[i] = nil
+			}
+		}
+		return w.close()
+	})
+	if !sent {
+		ready <- fmt.Errorf("location: connecting to %s: %w", s.path, err)
+		return
+	}
+	if err != nil {
+		s.writerErr = fmt.Errorf("location: closing %s: %w", s.path, err)
+	}
+}
+
+// A writer holds the writer goroutine's prepared statements and the
+// argument slice it reuses for every row.
+type writer struct {
+	begin, commit, rollback, del, ins, expire driver.StmtExecContext
+	stmts                                     []driver.Stmt // to close
+	args                                      [16]driver.NamedValue
+}
+
+// newWriter prepares the writer's statements on the driver connection dc.
+func newWriter(dc any) (*writer, error) {
+	pc, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return nil, fmt.Errorf("location: the SQLite driver's connection (%T) cannot prepare with a context", dc)
+	}
+	w := new(writer)
+	for i := range w.args {
+		w.args[i].Ordinal = i + 1
+	}
+	for _, p := range []struct {
+		stmt *driver.StmtExecContext
+		sql  string
+	}{
+		{&w.begin, "BEGIN IMMEDIATE"}, {&w.commit, "COMMIT"}, {&w.rollback, "ROLLBACK"},
+		{&w.del, deleteSQL}, {&w.ins, insertSQL}, {&w.expire, expireSQL},
+	} {
+		st, err := pc.PrepareContext(context.Background(), p.sql)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("location: preparing %q: %w", p.sql, err), w.close())
+		}
+		w.stmts = append(w.stmts, st)
+		if *p.stmt, ok = st.(driver.StmtExecContext); !ok {
+			return nil, errors.Join(fmt.Errorf("location: the SQLite driver's statement (%T) cannot execute with a context", st), w.close())
+		}
+	}
+	return w, nil
+}
+
+// close closes the statements.
+func (w *writer) close() error {
+	var errs []error
+	for _, st := range w.stmts {
+		errs = append(errs, st.Close())
+	}
+	w.stmts = nil
+	return errors.Join(errs...)
+}
+
+// exec runs st with the first n of w.args.
+func (w *writer) exec(st driver.StmtExecContext, n int) (driver.Result, error) {
+	return st.ExecContext(context.Background(), w.args[:n])
+}
+
+// commitBatch runs batch in one transaction. On failure it rolls the
+// transaction back, and every write of the batch fails with the same
+// error: the causes (a full or failing disk, another process holding the
+// write lock past the busy timeout) are not particular to one write.
+func (w *writer) commitBatch(batch []*write) (err error) {
+	if _, err := w.exec(w.begin, 0); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			// An error leaves the transaction open or already
+			// rolled back; either way ROLLBACK ends it, and its
+			// own error adds nothing.
+			_, _ = w.exec(w.rollback, 0)
+		}
+	}()
+	for _, wr := range batch {
+		if wr.expire {
+			w.args[0].Value = wr.now.UnixNano()
+			if _, err := w.exec(w.expire, 1); err != nil {
+				return err
+			}
+			continue
+		}
+		aor := driver.Value(wr.aor) // boxed once for every row
+		w.args[0].Value = aor
+		if _, err := w.exec(w.del, 1); err != nil {
+			return err
+		}
+		for i := range wr.rows {
+			if err := w.insert(aor, &wr.rows[i]); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = w.exec(w.commit, 0)
+	return err
+}
+
+// insert adds one row for b, which normalise has accepted.
+func (w *writer) insert(aor driver.Value, b *Binding) error {
+	a := &w.args
+	a[0].Value = aor
+	a[1].Value = b.Contact
+	a[2].Value = b.Params
+	a[3].Value = int64(b.Q)
+	a[4].Value, _ = nanos(b.Expires)
+	a[5].Value = b.CallID
+	a[6].Value = int64(b.CSeq)
+	a[7].Value = nil
+	if b.Path != nil {
+		a[7].Value = strings.Join(b.Path, pathSep)
+	}
+	a[8].Value = b.Instance
+	a[9].Value = int64(b.RegID)
+	a[10].Value = b.Transport
+	a[11].Value = addrPortText(b.Source)
+	a[12].Value = addrPortText(b.Local)
+	a[13].Value = int64(b.Conn)
+	a[14].Value = b.UserAgent
+	a[15].Value, _ = nanos(b.Updated)
+	_, err := w.exec(w.ins, len(a))
+	return err
+}
+
+// Close implements Store.Close: it waits for the Updates in progress and
+// their commits, stops the writer and closes the file. Every later call,
+// Close included, returns ErrClosed.
+func (s *SQLite) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if err := s.t.close(); err != nil {
+		return err
+	}
+	// No Update or Expire is in progress, and none can start: nothing
+	// sends on s.writes any more.
+	close(s.writes)
+	<-s.exited
+	return errors.Join(s.writerErr, s.closeDB())
+}
+
+// closeDB closes the connection and the database.
+func (s *SQLite) closeDB() error {
+	var errs []error
+	if s.conn != nil {
+		errs = append(errs, s.conn.Close())
+	}
+	errs = append(errs, s.db.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("location: closing %s: %w", s.path, err)
+	}
+	return nil
+}

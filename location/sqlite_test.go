@@ -1,0 +1,447 @@
+package location_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-sip/switchboard/internal/sqlitedb"
+	"github.com/switchboard-sip/switchboard/location"
+	"github.com/switchboard-sip/switchboard/location/storetest"
+)
+
+func openSQLite(t testing.TB, path string) *location.SQLite {
+	t.Helper()
+	s, err := location.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSQLiteConformance(t *testing.T) {
+	storetest.Run(t, storetest.Config{
+		Open: func(t *testing.T, dir string) location.Store {
+			return openSQLite(t, filepath.Join(dir, location.FileName))
+		},
+		Durable: true,
+	})
+}
+
+// testNow is the tests' clock reading.
+func testNow() time.Time { return time.Date(2026, time.April, 1, 12, 0, 0, 123456789, time.UTC) }
+
+// numbered returns binding i of aor i, every field set from i.
+func numbered(i int) location.Binding {
+	now := testNow()
+	return location.Binding{
+		AOR:       fmt.Sprintf("sip:user%d@example.com", i),
+		Contact:   fmt.Sprintf("sip:user%d@192.0.2.%d:%d;transport=tcp", i, i%250+1, 5060+i),
+		Params:    fmt.Sprintf(`+sip.instance="<urn:uuid:%08d-0000-0000-0000-000000000000>";reg-id=%d`, i, i%3),
+		Q:         i % 1001,
+		Expires:   now.Add(time.Hour + time.Duration(i)*time.Nanosecond),
+		CallID:    fmt.Sprintf("%d@phone", i),
+		CSeq:      uint32(i) * 7,
+		Path:      []string{fmt.Sprintf("<sip:edge%d.example.net;lr>", i), "<sip:core.example.net;lr>"},
+		Instance:  fmt.Sprintf("<urn:uuid:%08d-0000-0000-0000-000000000000>", i),
+		RegID:     i % 3,
+		Transport: "TCP",
+		Source:    netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), uint16(10000+i)),
+		Local:     netip.MustParseAddrPort("[2001:db8::5]:5060"),
+		Conn:      uint64(i) << 40,
+		UserAgent: fmt.Sprintf("phone/%d", i),
+		Updated:   now,
+	}
+}
+
+func put(ctx context.Context, s location.Store, b location.Binding) error {
+	_, err := s.Update(ctx, b.AOR, testNow(), func([]location.Binding) ([]location.Binding, error) {
+		return []location.Binding{b}, nil
+	})
+	return err
+}
+
+// equal compares two bindings field by field, times with Equal.
+func equal(a, b location.Binding) bool {
+	return a.AOR == b.AOR && a.Contact == b.Contact && a.Params == b.Params && a.Q == b.Q &&
+		a.Expires.Equal(b.Expires) && a.CallID == b.CallID && a.CSeq == b.CSeq &&
+		slices.Equal(a.Path, b.Path) && a.Instance == b.Instance && a.RegID == b.RegID &&
+		a.Transport == b.Transport && a.Source == b.Source && a.Local == b.Local &&
+		a.Conn == b.Conn && a.UserAgent == b.UserAgent && a.Updated.Equal(b.Updated)
+}
+
+// crashDirEnv tells the test binary it is the child of TestSQLiteCrash,
+// and where its database is.
+const crashDirEnv = "SWITCHBOARD_LOCATION_CRASH_DIR"
+
+// crashWrites is how many AORs the child writes unless killed first.
+const crashWrites = 2000
+
+// TestHelperCrashChild is the child of TestSQLiteCrash: it writes
+// numbered(i) for each i with 16 Updates in flight, printing "ack i" as
+// soon as Update i returns nil, then waits for its stdin to close (or to
+// be killed).
+func TestHelperCrashChild(t *testing.T) {
+	dir := os.Getenv(crashDirEnv)
+	if dir == "" {
+		t.Skip("run by TestSQLiteCrash")
+	}
+	s, err := location.Open(filepath.Join(dir, location.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outMu sync.Mutex
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := range jobs {
+				if err := put(context.Background(), s, numbered(i)); err != nil {
+					t.Error(err)
+					return
+				}
+				outMu.Lock()
+				fmt.Fprintf(os.Stdout, "ack %d\n", i) // unbuffered: in the pipe before the next Update
+				outMu.Unlock()
+			}
+		})
+	}
+	for i := range crashWrites {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// TestSQLiteCrash kills a process that is writing the store with SIGKILL
+// and checks that every Update it acknowledged is in the file: an Update
+// that returned nil was on disk.
+func TestSQLiteCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("re-executes the test binary")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// A child that hangs is killed, and the scan below ends.
+	watchdog := time.AfterFunc(2*time.Minute, func() { _ = cmd.Process.Kill() })
+	defer watchdog.Stop()
+
+	var acked []int
+	sc := bufio.NewScanner(stdout)
+	parse := func() {
+		if n, ok := strings.CutPrefix(sc.Text(), "ack "); ok {
+			if i, err := strconv.Atoi(n); err == nil {
+				acked = append(acked, i)
+			}
+		}
+	}
+	for len(acked) < 100 && sc.Scan() {
+		parse()
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL
+		t.Fatal(err)
+	}
+	// What the child printed before it died was acknowledged too.
+	for sc.Scan() {
+		parse()
+	}
+	err = cmd.Wait()
+	if len(acked) < 100 {
+		t.Fatalf("child acknowledged %d writes before it ended (%v); stderr:\n%s", len(acked), err, stderr.Bytes())
+	}
+
+	s := openSQLite(t, filepath.Join(dir, location.FileName))
+	defer s.Close()
+	all, err := s.List(context.Background(), testNow())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed the child after %d acknowledged writes of %d; %d in the file", len(acked), crashWrites, len(all))
+	for _, i := range acked {
+		want := numbered(i)
+		got, err := s.Lookup(context.Background(), want.AOR, testNow())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || !equal(got[0], want) {
+			t.Errorf("acknowledged %s: found %+v, want %+v", want.AOR, got, want)
+		}
+	}
+	if err := integrityCheck(filepath.Join(dir, location.FileName)); err != nil {
+		t.Error(err)
+	}
+}
+
+// integrityCheck runs SQLite's integrity check on the file at path.
+func integrityCheck(path string) error {
+	db, err := sqlitedb.Open(path, "SELECT 1")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var res string
+	if err := db.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil {
+		return err
+	}
+	if res != "ok" {
+		return fmt.Errorf("integrity check of %s: %s", path, res)
+	}
+	return nil
+}
+
+// TestSQLiteSecondOpen opens the file a second time while the first store
+// is writing, as `switchboard location list` does beside a running
+// server: the second store reads every committed binding, and the first
+// keeps writing.
+func TestSQLiteSecondOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), location.FileName)
+	server := openSQLite(t, path)
+	defer server.Close()
+	const before, during = 50, 400
+	for i := range before {
+		if err := put(ctx, server, numbered(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := before + w; i < before+during; i += 8 {
+				if err := put(ctx, server, numbered(i)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+
+	for round := range 3 {
+		cli := openSQLite(t, path)
+		got, err := cli.List(ctx, testNow())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cli.Close(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("round %d: the second store lists %d bindings", round, len(got))
+		if len(got) < before {
+			t.Fatalf("round %d: second store lists %d bindings, want at least %d", round, len(got), before)
+		}
+		byAOR := make(map[string]location.Binding, len(got))
+		for _, b := range got {
+			byAOR[b.AOR] = b
+		}
+		for i := range before {
+			if want := numbered(i); !equal(byAOR[want.AOR], want) {
+				t.Errorf("round %d: second store has %+v, want %+v", round, byAOR[want.AOR], want)
+			}
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("the first store failed while the second was open: %v", err)
+	}
+
+	want, err := server.List(ctx, testNow())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != before+during {
+		t.Fatalf("first store lists %d bindings, want %d", len(want), before+during)
+	}
+	cli := openSQLite(t, path)
+	defer cli.Close()
+	got, err := cli.List(ctx, testNow())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("second store lists %d bindings, the first %d", len(got), len(want))
+	}
+	for i := range want {
+		if !equal(got[i], want[i]) {
+			t.Errorf("binding %d: second store has %+v, first %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// TestSQLiteRefusesUnstorable checks the bindings the file cannot hold
+// exactly: Update fails and changes nothing.
+func TestSQLiteRefusesUnstorable(t *testing.T) {
+	ctx := context.Background()
+	s := openSQLite(t, filepath.Join(t.TempDir(), location.FileName))
+	defer s.Close()
+	good := numbered(1)
+	if err := put(ctx, s, good); err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string]func(*location.Binding){
+		"path with a line feed": func(b *location.Binding) { b.Path = []string{"<sip:a;lr>\n<sip:b;lr>"} },
+		"expiry in 3000":        func(b *location.Binding) { b.Expires = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"updated in 1600":       func(b *location.Binding) { b.Updated = time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC) },
+	} {
+		b := good
+		b.CSeq++
+		bad(&b)
+		if err := put(ctx, s, b); err == nil || !strings.HasPrefix(err.Error(), "location: ") {
+			t.Errorf("%s: Update = %v, want a location: error", name, err)
+		}
+		got, err := s.Lookup(ctx, good.AOR, testNow())
+		if err != nil || len(got) != 1 || !equal(got[0], good) {
+			t.Errorf("%s: Lookup after the refusal = %+v, %v; want the binding before", name, got, err)
+		}
+	}
+}
+
+// TestSQLiteCommitFailure breaks the file under a store (another
+// connection drops its table) and checks that a failed commit fails
+// Update and leaves what Lookup sees unchanged.
+func TestSQLiteCommitFailure(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), location.FileName)
+	s := openSQLite(t, path)
+	defer s.Close()
+	good := numbered(1)
+	if err := put(ctx, s, good); err != nil {
+		t.Fatal(err)
+	}
+	vandal, err := sqlitedb.Open(path, "DROP TABLE bindings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vandal.Close()
+
+	b := good
+	b.CSeq++
+	if err := put(ctx, s, b); err == nil || !strings.HasPrefix(err.Error(), "location: ") {
+		t.Fatalf("Update after the table went = %v, want a location: error", err)
+	}
+	got, err := s.Lookup(ctx, good.AOR, testNow())
+	if err != nil || len(got) != 1 || !equal(got[0], good) {
+		t.Errorf("Lookup after a failed commit = %+v, %v; want the binding before", got, err)
+	}
+	if st := s.Stats(); st.Commits == 0 || st.Writes < st.Commits {
+		t.Errorf("Stats = %+v", st)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestSQLiteNewerSchema checks that a file from a newer release is
+// refused with a message saying what to do.
+func TestSQLiteNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), location.FileName)
+	s := openSQLite(t, path)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlitedb.Open(path, "PRAGMA user_version = 99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err = location.Open(path)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a file with schema version 99 succeeded")
+	}
+	if !strings.HasPrefix(err.Error(), "location: ") || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open = %v, want a location: error saying the file is newer", err)
+	}
+}
+
+// TestSQLiteCloseWaits closes the store while Updates are in flight: each
+// Update either succeeds, and is then in the file, or fails with
+// ErrClosed.
+func TestSQLiteCloseWaits(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), location.FileName)
+	s := openSQLite(t, path)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		done []int
+	)
+	started := make(chan struct{}, 16)
+	for w := range 16 {
+		wg.Go(func() {
+			for i := w; i < 16*50; i += 16 {
+				err := put(ctx, s, numbered(i))
+				if errors.Is(err, location.ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				done = append(done, i)
+				mu.Unlock()
+				select {
+				case started <- struct{}{}:
+				default:
+				}
+			}
+		})
+	}
+	<-started
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	s = openSQLite(t, path)
+	defer s.Close()
+	for _, i := range done {
+		want := numbered(i)
+		got, err := s.Lookup(ctx, want.AOR, testNow())
+		if err != nil || len(got) != 1 || !equal(got[0], want) {
+			t.Errorf("%s, acknowledged before Close: %+v, %v", want.AOR, got, err)
+		}
+	}
+}
+
+func BenchmarkSQLiteUpdate(b *testing.B) {
+	s := openSQLite(b, filepath.Join(b.TempDir(), location.FileName))
+	defer s.Close()
+	before := s.Stats()
+	benchUpdate(b, s)
+	b.StopTimer()
+	after := s.Stats()
+	if c := after.Commits - before.Commits; c > 0 {
+		b.ReportMetric(float64(after.Writes-before.Writes)/float64(c), "writes/commit")
+	}
+}

@@ -1,0 +1,271 @@
+package location
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// nStripes is how many stripes a table has. Updates of AORs in different
+// stripes run in parallel (and, in the SQLite store, share commits); two
+// AORs in one stripe wait for each other. With 512 stripes, 64 Updates in
+// flight collide about four times.
+const nStripes = 512
+
+// A stripe holds the bindings of the AORs that hash to it.
+type stripe struct {
+	// update serialises the Updates (and the SQLite store's Expire) of
+	// the stripe's AORs: an Update holds it from reading the current
+	// bindings until the new ones are installed in m, its commit
+	// included.
+	update sync.Mutex
+
+	// mu guards m. Readers hold it only to copy bindings out, never
+	// across a commit, so a Lookup never waits for the disk.
+	mu sync.RWMutex
+	// m maps an AOR to its bindings. A slice in m is owned by the
+	// table and never modified in place; an Update installs a new one.
+	m map[string][]Binding
+	// closed is set by close. It is written with both update and mu
+	// held, so either lock suffices to read it.
+	closed bool
+}
+
+// table is the striped map of bindings that both Memory and the SQLite
+// store's cache are made of. Its zero value is empty and ready.
+type table struct {
+	stripes [nStripes]stripe
+}
+
+// stripeIndex hashes aor (FNV-1a) to a stripe index. The hash needs no
+// seed, so a zero table is usable; AORs are not chosen by an attacker who
+// could gain anything from colliding them but a shared lock.
+func stripeIndex(aor string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(aor); i++ {
+		h ^= uint32(aor[i])
+		h *= 16777619
+	}
+	return int(h % nStripes)
+}
+
+// appendLive appends to dst a deep copy of each binding of bs live at now.
+func appendLive(dst, bs []Binding, now time.Time) []Binding {
+	for i := range bs {
+		if bs[i].Live(now) {
+			b := bs[i]
+			b.Path = slices.Clone(b.Path)
+			dst = append(dst, b)
+		}
+	}
+	return dst
+}
+
+// liveCopy returns a deep copy of the bindings of bs live at now, or nil
+// when none is.
+func liveCopy(bs []Binding, now time.Time) []Binding {
+	n := 0
+	for i := range bs {
+		if bs[i].Live(now) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return appendLive(make([]Binding, 0, n), bs, now)
+}
+
+// lookup implements Store.Lookup.
+func (t *table) lookup(aor string, now time.Time) ([]Binding, error) {
+	s := &t.stripes[stripeIndex(aor)]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	return liveCopy(s.m[aor], now), nil
+}
+
+// list implements Store.List.
+func (t *table) list(now time.Time) ([]Binding, error) {
+	var out []Binding
+	for i := range t.stripes {
+		s := &t.stripes[i]
+		s.mu.RLock()
+		if s.closed {
+			s.mu.RUnlock()
+			return nil, ErrClosed
+		}
+		for _, bs := range s.m {
+			out = appendLive(out, bs, now)
+		}
+		s.mu.RUnlock()
+	}
+	// Stable, so that the bindings of one AOR with the same contact keep
+	// their order.
+	slices.SortStableFunc(out, func(a, b Binding) int {
+		if c := strings.Compare(a.AOR, b.AOR); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Contact, b.Contact)
+	})
+	return out, nil
+}
+
+// A committer makes the new bindings of aor durable before update installs
+// them; i is aor's stripe index, and the caller holds that stripe's update
+// lock. next is the table's copy, not yet installed: a committer may
+// normalise it in place (to what it stores) but must not keep it. When a
+// committer fails, nothing is installed.
+type committer func(i int, aor string, next []Binding) error
+
+// update implements Store.Update, calling commit (when not nil) between fn
+// and installing fn's result.
+func (t *table) update(ctx context.Context, aor string, now time.Time,
+	fn func([]Binding) ([]Binding, error), commit committer) ([]Binding, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("location: updating %s: %w", aor, err)
+	}
+	i := stripeIndex(aor)
+	s := &t.stripes[i]
+	s.update.Lock()
+	defer s.update.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	// Only Updates, which hold s.update, install a new slice for aor; an
+	// Expire may replace it concurrently (in Memory), hence the read lock.
+	s.mu.RLock()
+	current := liveCopy(s.m[aor], now)
+	s.mu.RUnlock()
+
+	next, err := fn(current)
+	if err != nil {
+		return nil, err
+	}
+	// The table keeps its own copy, so that neither fn (which may keep
+	// what it returned) nor Update's caller can change stored bindings.
+	var stored []Binding
+	if len(next) > 0 {
+		stored = make([]Binding, len(next))
+		for j := range next {
+			next[j].AOR = aor
+			stored[j] = next[j]
+			stored[j].Path = slices.Clone(next[j].Path)
+		}
+	}
+	if commit != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("location: updating %s: %w", aor, err)
+		}
+		if err := commit(i, aor, stored); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	if stored == nil {
+		delete(s.m, aor)
+	} else {
+		if s.m == nil {
+			s.m = make(map[string][]Binding)
+		}
+		s.m[aor] = stored
+	}
+	s.mu.Unlock()
+	return next, nil
+}
+
+// removeExpiredLocked removes from stripe s the bindings not live at now
+// and returns how many it removed. The caller holds s.mu for writing.
+func (s *stripe) removeExpiredLocked(now time.Time) int {
+	n := 0
+	for aor, bs := range s.m {
+		live := 0
+		for i := range bs {
+			if bs[i].Live(now) {
+				live++
+			}
+		}
+		switch {
+		case live == len(bs):
+			continue
+		case live == 0:
+			delete(s.m, aor)
+		default:
+			// A new slice, since slices in m are never modified in
+			// place.
+			kept := make([]Binding, 0, live)
+			for i := range bs {
+				if bs[i].Live(now) {
+					kept = append(kept, bs[i])
+				}
+			}
+			s.m[aor] = kept
+		}
+		n += len(bs) - live
+	}
+	return n
+}
+
+// countExpiredLocked returns how many bindings of stripe s are not live at
+// now. The caller holds s.mu.
+func (s *stripe) countExpiredLocked(now time.Time) int {
+	n := 0
+	for _, bs := range s.m {
+		for i := range bs {
+			if !bs[i].Live(now) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// lockAll takes every stripe's update lock, in order, and returns
+// ErrClosed (holding none) when the table is closed. Updates take a single
+// stripe lock, so taking them in order cannot deadlock.
+func (t *table) lockAll() error {
+	for i := range t.stripes {
+		t.stripes[i].update.Lock()
+		if t.stripes[i].closed {
+			for j := i; j >= 0; j-- {
+				t.stripes[j].update.Unlock()
+			}
+			return ErrClosed
+		}
+	}
+	return nil
+}
+
+// unlockAll releases what lockAll took.
+func (t *table) unlockAll() {
+	for i := range t.stripes {
+		t.stripes[i].update.Unlock()
+	}
+}
+
+// close marks every stripe closed and drops its bindings, waiting for the
+// Updates in progress; it returns ErrClosed when the table was closed
+// already. When close returns nil, no Update is in progress and none will
+// start.
+func (t *table) close() error {
+	for i := range t.stripes {
+		s := &t.stripes[i]
+		s.update.Lock()
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			s.update.Unlock()
+			return ErrClosed
+		}
+		s.closed = true
+		s.m = nil
+		s.mu.Unlock()
+		s.update.Unlock()
+	}
+	return nil
+}
