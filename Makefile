@@ -6,10 +6,8 @@
 FUZZTIME ?= 30s
 
 # Arguments for the switchboard binary: make run ARGS='parse msg.sip'.
-# Today the binary has only `version` and `parse`; once the server lands
-# (issue 3 on), running it without arguments serves on the embedded
-# defaults, and ARGS should default to empty.
-ARGS ?= version
+# By default the server runs on its embedded defaults.
+ARGS ?= serve
 
 .PHONY: test run
 

@@ -94,7 +94,7 @@ type Verifier struct {
 	Now func() time.Time
 	// Algorithms are the digest algorithms offered, one challenge each,
 	// in this order; credentials with another algorithm are refused.
-	// Nil means SHA-256 then MD5, the order RFC 8760 §2.4 asks for. A
+	// Nil means SHA-256 then MD5, the order RFC 8760 §2.3 asks for. A
 	// client that reads only the first challenge and knows only MD5
 	// (SIPp 3.6, some older phones) needs MD5 first or alone.
 	Algorithms []digest.Algorithm
@@ -182,7 +182,7 @@ func (v *Verifier) algorithms() []digest.Algorithm {
 
 // Challenges returns the values of the WWW-Authenticate (or
 // Proxy-Authenticate) headers for realm, one per algorithm in Algorithms
-// (by default SHA-256 first, then MD5, which RFC 8760 §2.4 asks of a
+// (by default SHA-256 first, then MD5, which RFC 8760 §2.3 asks of a
 // server offering both), each with a fresh nonce and qop="auth";
 // stale=true when the last answer was right but its nonce expired.
 func (v *Verifier) Challenges(realm string, stale bool) []string {

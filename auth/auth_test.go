@@ -71,7 +71,7 @@ func check(t *testing.T, v *Verifier, m *sip.Message) Result {
 	return r
 }
 
-// TestChallenges: SHA-256 first, then MD5 (RFC 8760 §2.4), qop="auth", a
+// TestChallenges: SHA-256 first, then MD5 (RFC 8760 §2.3), qop="auth", a
 // fresh nonce each, stale only when asked.
 func TestChallenges(t *testing.T) {
 	v, _ := newVerifier()

@@ -148,7 +148,7 @@ type Auth struct {
 	// Algorithms are the digest algorithms offered, one challenge each, in
 	// this order: MD5 and SHA-256, written in any case. YAML
 	// auth.algorithms. Empty (the default) leaves the choice to the auth
-	// package: SHA-256 then MD5, as RFC 8760 §2.4 asks. A client that reads
+	// package: SHA-256 then MD5, as RFC 8760 §2.3 asks. A client that reads
 	// only the first challenge and knows only MD5 (SIPp 3.6, some older
 	// phones) needs [MD5]. Load and Parse write the names as the digest
 	// package does and remove duplicates.

@@ -71,8 +71,10 @@ func (s *Settings) limits() (minE, maxE, defE uint32) {
 type Registrar struct {
 	// Store keeps the bindings.
 	Store location.Store
-	// Logger receives one debug record per request and warnings for
-	// failures, each with the Call-ID; nil discards them.
+	// Logger receives warnings for refusals that suggest an attack or a
+	// misconfiguration (403, 5xx) and errors for failures of the store,
+	// each with the Call-ID; nil discards them. (stack.LogRequests logs
+	// every request at debug.)
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -136,12 +138,9 @@ func (r *Registrar) ServeSIP(ctx context.Context, tx *stack.Tx, req *sip.Message
 			log.Warn("registrar: REGISTER refused", "call-id", req.CallID(), "from", tx.Source(),
 				"aor", req.Get("To"), "code", rej.code, "reason", rej.reason)
 		}
-		log.Debug("registrar: REGISTER", "call-id", req.CallID(), "from", tx.Source(), "code", rej.code)
 		tx.Reply(rej.code, rej.reason, rej.hdrs...)
 		return
 	}
-	log.Debug("registrar: REGISTER", "call-id", req.CallID(), "from", tx.Source(), "code", 200,
-		"aor", res.aor, "bindings", len(res.bindings))
 	tx.Reply(200, "", res.headers(start)...)
 }
 
@@ -329,7 +328,7 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 	return res, nil
 }
 
-// challenge is the 401 that asks for credentials (§22.1, RFC 8760 §2.4).
+// challenge is the 401 that asks for credentials (§22.1, RFC 8760 §2.3).
 func challenge(v *auth.Verifier, realm string, stale bool) *reject {
 	cs := v.Challenges(realm, stale)
 	hdrs := make([]sip.Header, len(cs))

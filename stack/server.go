@@ -143,6 +143,29 @@ func (t *Tx) Reply(code int, reason string, hdrs ...sip.Header) error {
 // Done is closed when the transaction has ended.
 func (t *Tx) Done() <-chan struct{} { return t.st.Done() }
 
+// Status returns the status code of the last response sent, or 0 before
+// any.
+func (t *Tx) Status() int { return t.st.LastCode() }
+
+// LogRequests is middleware that logs one debug record per request after
+// its handler returned: method, Call-ID, source and the status sent.
+func LogRequests(log *slog.Logger) Middleware {
+	return func(next Handler) Handler {
+		return HandlerFunc(func(ctx context.Context, tx *Tx, req *sip.Message) {
+			next.ServeSIP(ctx, tx, req)
+			if !log.Enabled(ctx, slog.LevelDebug) {
+				return
+			}
+			if tx == nil {
+				log.Debug("sip: request", "method", req.Method, "call-id", req.CallID())
+				return
+			}
+			log.Debug("sip: request", "method", req.Method, "call-id", req.CallID(),
+				"from", tx.Flow().String(), "status", tx.Status())
+		})
+	}
+}
+
 // Err reports why the transaction ended abnormally (transaction.ErrTimeout
 // when no ACK came), or nil.
 func (t *Tx) Err() error { return t.st.Err() }

@@ -130,6 +130,14 @@ func (tx *ServerTx) State() State {
 	return tx.state
 }
 
+// LastCode returns the status code of the last response handed to Respond
+// (100 for an automatic 100 Trying), or 0 before any.
+func (tx *ServerTx) LastCode() int {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return tx.lastCode
+}
+
 // Done is closed when the transaction terminates.
 func (tx *ServerTx) Done() <-chan struct{} {
 	tx.mu.Lock()

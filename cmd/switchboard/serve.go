@@ -229,7 +229,7 @@ func (s *server) start() error {
 		}
 		tl.TLSConfig = tc
 	}
-	s.sip = &stack.Server{Handler: mux, Transport: tl, Logger: s.log,
+	s.sip = &stack.Server{Handler: stack.Chain(mux, stack.LogRequests(s.log)), Transport: tl, Logger: s.log,
 		Policy: sip.Policy{Role: sip.RoleRegistrar, Extensions: registrar.Extensions()}}
 	for _, l := range []struct {
 		proto string

@@ -267,11 +267,15 @@ func registerRaw(user, callID string, cseq int, contactParams string) string {
 // dropping the listener; SIGTERM stops the server with exit status 0.
 func TestServeReloadAndStop(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeConfig(t, dir, "auth:\n  enabled: false\nregistrar:\n  min_expires: 10\n")
+	cfg := writeConfig(t, dir, "auth:\n  enabled: false\nregistrar:\n  min_expires: 10\nlog:\n  level: debug\n")
 	p := startServe(t, cfg)
 	udp := p.addr("udp")
 	if res := udpExchange(t, udp, registerRaw("alice", "r1", 1, ";expires=30")); res.StatusCode != 200 {
 		t.Fatalf("expires=30 with min 10: %d", res.StatusCode)
+	}
+	// One debug line per request, with its Call-ID and status.
+	if !regexp.MustCompile(`msg="sip: request" method=REGISTER call-id=r1 from="UDP 127.0.0.1:\d+" status=200`).MatchString(p.logText()) {
+		t.Errorf("no debug line for the REGISTER:\n%s", p.logText())
 	}
 	writeConfig(t, dir, "auth:\n  enabled: false\nregistrar:\n  min_expires: 60\n")
 	p.cmd.Process.Signal(syscall.SIGHUP)
