@@ -434,6 +434,38 @@ func TestSQLiteCloseWaits(t *testing.T) {
 	}
 }
 
+// TestSQLiteCanceled checks that an Update whose context is done writes
+// nothing.
+func TestSQLiteCanceled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), location.FileName)
+	s := openSQLite(t, path)
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := put(ctx, s, numbered(1)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Update with a canceled context = %v, want context.Canceled", err)
+	}
+	if got, err := s.List(context.Background(), testNow()); err != nil || len(got) != 0 {
+		t.Errorf("List = %v, %v; want nothing", got, err)
+	}
+}
+
+// BenchmarkSQLiteUpdateSerial is one Update at a time: each waits for a
+// commit of its own, so ns/op is about the disk's fsync latency.
+func BenchmarkSQLiteUpdateSerial(b *testing.B) {
+	s := openSQLite(b, filepath.Join(b.TempDir(), location.FileName))
+	defer s.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := put(ctx, s, numbered(i%64)); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 func BenchmarkSQLiteUpdate(b *testing.B) {
 	s := openSQLite(b, filepath.Join(b.TempDir(), location.FileName))
 	defer s.Close()

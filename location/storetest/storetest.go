@@ -75,6 +75,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("Independent", s.independent)
 	t.Run("ConcurrentSameAOR", s.concurrentSameAOR)
 	t.Run("ConcurrentAORs", s.concurrentAORs)
+	t.Run("ConcurrentExpire", s.concurrentExpire)
 	t.Run("Closed", s.closed)
 	if c.Durable {
 		t.Run("Reopen", s.reopen)
@@ -624,6 +625,62 @@ func (s suite) concurrentAORs(t *testing.T) {
 	}
 	if got := list(t, st, base()); len(got) != workers*each {
 		t.Errorf("List has %d bindings, want %d", len(got), workers*each)
+	}
+}
+
+// concurrentExpire runs Expire again and again while Updates add live and
+// expired bindings: Expire removes only expired ones, and no Update is
+// lost.
+func (s suite) concurrentExpire(t *testing.T) {
+	const workers, each, expires = 8, 10, 20
+	st := s.open(t)
+	ctx := context.Background()
+	then, now := base().Add(-time.Hour), base()
+	aor := func(w int) string { return fmt.Sprintf("sip:user%d@example.com", w) }
+	var wg sync.WaitGroup
+	errs := make(chan error, workers+1)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				live := binding(aor(w), fmt.Sprintf("sip:u@192.0.2.1;i=%d", i), now.Add(time.Hour))
+				dead := binding(aor(w), fmt.Sprintf("sip:u@192.0.2.2;i=%d", i), now.Add(-time.Minute))
+				if _, err := st.Update(ctx, aor(w), then, func(cur []location.Binding) ([]location.Binding, error) {
+					return append(cur, live, dead), nil
+				}); err != nil {
+					errs <- fmt.Errorf("worker %d, Update %d: %w", w, i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range expires {
+			if _, err := st.Expire(ctx, now); err != nil {
+				errs <- fmt.Errorf("expiring: %w", err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if _, err := st.Expire(ctx, now); err != nil {
+		t.Fatalf("Expire: %v", err)
+	}
+	// Looked up at a time the expired bindings were live: only the
+	// live ones remain, every one of them.
+	for w := range workers {
+		got := lookup(t, st, aor(w), then)
+		if len(got) != each {
+			t.Errorf("%s has %d bindings, want %d: %v", aor(w), len(got), each, contacts(got))
+		}
+		for _, b := range got {
+			if !b.Live(now) {
+				t.Errorf("%s: expired binding %s survived Expire", aor(w), b.Contact)
+			}
+		}
 	}
 }
 
