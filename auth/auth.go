@@ -142,11 +142,23 @@ func (v *Verifier) mac(head []byte, realm string) []byte {
 }
 
 // Nonce returns a fresh nonce for realm.
-func (v *Verifier) Nonce(realm string) string {
+func (v *Verifier) Nonce(realm string) string { return v.nonce(realm, "") }
+
+// nonce returns a nonce for realm whose middle part is random, or, with a
+// seed, derived from the key and the seed: the same seed within the same
+// second gives the same nonce.
+func (v *Verifier) nonce(realm, seed string) string {
 	v.init()
 	head := make([]byte, 8+nonceRandom)
 	binary.BigEndian.PutUint64(head, uint64(v.now().Unix()))
-	rand.Read(head[8:])
+	if seed == "" {
+		rand.Read(head[8:])
+	} else {
+		m := hmac.New(sha256.New, v.key)
+		m.Write([]byte("seed\x00"))
+		m.Write([]byte(seed))
+		copy(head[8:], m.Sum(nil))
+	}
 	return base64.RawURLEncoding.EncodeToString(append(head, v.mac(head, realm)...))
 }
 
@@ -186,10 +198,24 @@ func (v *Verifier) algorithms() []digest.Algorithm {
 // server offering both), each with a fresh nonce and qop="auth";
 // stale=true when the last answer was right but its nonce expired.
 func (v *Verifier) Challenges(realm string, stale bool) []string {
+	return v.ChallengesFor(realm, stale, "")
+}
+
+// ChallengesFor is Challenges for a challenge sent without a transaction
+// (RFC 3261 §8.2.7): seed names the request (its Call-ID, CSeq, branch …),
+// and a retransmission of the request within the same second gets the very
+// same challenge, as a transaction would have resent it, so that the client
+// sees a retransmitted response and not a new one. Nonces of different
+// seeds differ; each is as unpredictable as the key.
+func (v *Verifier) ChallengesFor(realm string, stale bool, seed string) []string {
 	algs := v.algorithms()
 	out := make([]string, 0, len(algs))
-	for _, alg := range algs {
-		s := "Digest realm=" + sip.Quote(realm) + ", nonce=" + sip.Quote(v.Nonce(realm)) +
+	for i, alg := range algs {
+		sd := seed
+		if sd != "" {
+			sd += "\x00" + strconv.Itoa(i)
+		}
+		s := "Digest realm=" + sip.Quote(realm) + ", nonce=" + sip.Quote(v.nonce(realm, sd)) +
 			", algorithm=" + string(alg) + `, qop="auth"`
 		if stale {
 			s += ", stale=true"

@@ -187,3 +187,26 @@ func TestAlgorithms(t *testing.T) {
 		t.Fatalf("SHA-256 answer to an MD5-only verifier: %v, want invalid", r)
 	}
 }
+
+// TestChallengesFor: a seeded challenge is the same for the same seed in
+// the same second, differs for another seed or a later second, and its
+// nonce is accepted like any other.
+func TestChallengesFor(t *testing.T) {
+	v, clk := newVerifier()
+	a := v.ChallengesFor("example.com", false, "call-1\x001 REGISTER\x00z9hG4bK1")
+	b := v.ChallengesFor("example.com", false, "call-1\x001 REGISTER\x00z9hG4bK1")
+	c := v.ChallengesFor("example.com", false, "call-2\x001 REGISTER\x00z9hG4bK2")
+	if strings.Join(a, "|") != strings.Join(b, "|") {
+		t.Errorf("same seed, same second, different challenges:\n%q\n%q", a, b)
+	}
+	if param(t, a[0], "nonce") == param(t, c[0], "nonce") || param(t, a[0], "nonce") == param(t, a[1], "nonce") {
+		t.Errorf("nonces repeat across seeds or algorithms: %q %q", a, c)
+	}
+	clk.t = clk.t.Add(time.Second)
+	if d := v.ChallengesFor("example.com", false, "call-1\x001 REGISTER\x00z9hG4bK1"); d[0] == a[0] {
+		t.Error("a second later the seeded challenge is unchanged")
+	}
+	if r := check(t, v, answer(t, a[1], "alice", "secret", "00000001")); r != OK {
+		t.Errorf("answer to a seeded MD5 challenge: %v, want ok", r)
+	}
+}

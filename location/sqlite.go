@@ -72,6 +72,13 @@ const pathSep = "\n"
 // maxBatch is the most writes the writer commits in one transaction.
 const maxBatch = 512
 
+// commitDelay is how long the writer waits for more writes before it
+// commits a batch, but only while writes are coming in concurrently (the
+// batch before held more than one): under load each fsync then carries
+// more registrations, at the price of that much latency; a lone write is
+// committed at once.
+const commitDelay = time.Millisecond
+
 // SQLite is the embedded Store: an SQLite database file in write-ahead-log
 // mode with synchronous=FULL (see internal/sqlitedb), and a copy of every
 // binding in memory.
@@ -409,10 +416,31 @@ func (s *SQLite) run(ready chan<- error) {
 			return err
 		}
 		batch := make([]*write, 0, maxBatch)
+		linger := time.NewTimer(commitDelay)
+		linger.Stop()
+		busy := false // the last batch held more than one write
 		for wr := range s.writes {
 			batch = append(batch[:0], wr)
+			waiting := false
+			if busy {
+				linger.Reset(commitDelay)
+				waiting = true
+			}
 		drain:
 			for len(batch) < maxBatch {
+				if waiting {
+					select {
+					case wr, ok := <-s.writes:
+						if !ok {
+							break drain
+						}
+						batch = append(batch, wr)
+						continue
+					case <-linger.C:
+						waiting = false
+						continue
+					}
+				}
 				select {
 				case wr, ok := <-s.writes:
 					if !ok {
@@ -423,6 +451,9 @@ func (s *SQLite) run(ready chan<- error) {
 					break drain
 				}
 			}
+			// Go 1.23 timers: after Stop no stale tick is delivered.
+			linger.Stop()
+			busy = len(batch) > 1
 			err := w.commitBatch(batch)
 			if err != nil {
 				err = fmt.Errorf("location: writing %s: %w", s.path, err)

@@ -328,6 +328,43 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 	return res, nil
 }
 
+// Challenge returns the 401 for a REGISTER that carries no Authorization
+// header at all, for a local domain, when authentication is on; the
+// caller sends it without a transaction (stack.Server.Stateless; RFC 3261
+// §8.2.7), as Kamailio's www_challenge does, which spares a transaction
+// kept for 32 s per registration. It returns nil for every other request,
+// which ServeSIP then answers: with credentials, for another domain,
+// malformed, or with authentication off.
+func (r *Registrar) Challenge(req *sip.Message) *sip.Message {
+	set := r.settings.Load()
+	if set == nil || set.Auth == nil || req.Method != "REGISTER" || req.Has("Authorization") {
+		return nil
+	}
+	to, err := req.To()
+	if err != nil || !to.URI.IsSIP() {
+		return nil
+	}
+	domain := strings.ToLower(to.URI.Host)
+	if set.IsLocal != nil {
+		ctx := context.Background()
+		if !set.IsLocal(ctx, strings.ToLower(req.RequestURI.Host)) || !set.IsLocal(ctx, domain) {
+			return nil
+		}
+	}
+	// A retransmission must get the same 401, as a transaction would
+	// resend it: the nonces are seeded with what identifies the request
+	// (§17.2.3).
+	via, _ := req.Via()
+	from, _ := req.From()
+	seed := req.CallID() + "\x00" + req.Get("CSeq") + "\x00" + via.Params.Value("branch") + "\x00" + from.Tag()
+	cs := set.Auth.ChallengesFor(domain, false, seed)
+	res := sip.NewResponse(req, 401, "")
+	for _, c := range cs {
+		res.Headers = append(res.Headers, sip.NewHeader("WWW-Authenticate", c))
+	}
+	return res
+}
+
 // challenge is the 401 that asks for credentials (§22.1, RFC 8760 §2.3).
 func challenge(v *auth.Verifier, realm string, stale bool) *reject {
 	cs := v.Challenges(realm, stale)

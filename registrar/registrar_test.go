@@ -34,6 +34,7 @@ func (a accounts) HA1(_ context.Context, user, realm string, alg digest.Algorith
 type fixture struct {
 	t     *testing.T
 	reg   *Registrar
+	srv   *stack.Server
 	store location.Store
 	addr  string
 	tcp   string // the TCP listener's address
@@ -54,7 +55,8 @@ func newFixture(t *testing.T, withAuth bool) *fixture {
 		set.Auth = &auth.Verifier{Credentials: accounts{"alice@example.com": "secret", "bob@example.com": "hunter2"}}
 	}
 	reg.Configure(set)
-	srv := &stack.Server{Handler: reg, Policy: sip.Policy{Role: sip.RoleRegistrar, Extensions: Extensions()}}
+	srv := &stack.Server{Handler: reg, Policy: sip.Policy{Role: sip.RoleRegistrar, Extensions: Extensions()},
+		Stateless: reg.Challenge}
 	a, err := srv.Listen("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +75,7 @@ func newFixture(t *testing.T, withAuth bool) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &fixture{t: t, reg: reg, store: store, addr: a.String(), tcp: ta.String(), conn: c}
+	return &fixture{t: t, reg: reg, srv: srv, store: store, addr: a.String(), tcp: ta.String(), conn: c}
 }
 
 // roundTrip sends raw and returns the final response to it.
@@ -235,6 +237,26 @@ func TestAuthentication(t *testing.T) {
 	f := newFixture(t, true)
 	res := f.register("alice", "a1", 0, "Contact: <sip:alice@192.0.2.1>")
 	wantCode(t, res, 401)
+	// Without credentials the challenge is stateless (RFC 3261 §8.2.7):
+	// no transaction is kept for it, yet a retransmission gets the same
+	// bytes, as a transaction would have resent them.
+	if n, _ := f.srv.Transactions(); n != 0 {
+		t.Errorf("%d server transactions after a challenge, want none", n)
+	}
+	raw := "REGISTER sip:example.com SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bK-retrans\n" +
+		"Max-Forwards: 70\nTo: <sip:alice@example.com>\nFrom: <sip:alice@example.com>;tag=r\n" +
+		"Call-ID: retrans\nCSeq: 7 REGISTER\nContact: <sip:alice@192.0.2.1>\nContent-Length: 0\n\n"
+	same := false
+	for range 3 { // the nonce carries the second: a pair may straddle one
+		first, again := f.roundTrip(raw), f.roundTrip(raw)
+		wantCode(t, first, 401)
+		if same = first.String() == again.String(); same {
+			break
+		}
+	}
+	if !same {
+		t.Error("a retransmitted REGISTER got a different challenge")
+	}
 	var chal []string
 	for _, h := range res.Headers {
 		if h.Is("WWW-Authenticate") {

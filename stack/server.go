@@ -188,6 +188,16 @@ type Server struct {
 	// MaxConcurrent bounds the handlers running at once; further
 	// requests get 503 with Retry-After. Zero means 10 000.
 	MaxConcurrent int
+	// Stateless, when set, is offered each request that passed the
+	// policy check (ACK and CANCEL excepted) before a server transaction
+	// exists. A response it returns is sent at once, without a
+	// transaction, and the request goes no further: RFC 3261 §8.2.7's
+	// stateless UAS, whose "most common use … is to respond to an
+	// unauthenticated request with a challenge". A retransmission of the
+	// request is offered again and answered again. Nil means go on as
+	// usual. It runs on the goroutine reading the transport: it must not
+	// block.
+	Stateless func(req *sip.Message) *sip.Message
 	// Transport, if set before Listen, is used as the transport layer;
 	// otherwise the Server makes one.
 	Transport *transport.Layer
@@ -252,6 +262,16 @@ func (s *Server) receive(m *sip.Message, src transport.Flow) {
 			s.debug("stack: sending stateless response", "err", err)
 		}
 		return
+	}
+	if s.Stateless != nil && m.IsRequest() && m.Method != "ACK" && m.Method != "CANCEL" {
+		if res := s.Stateless(m); res != nil {
+			if err := s.Transport.SendResponse(res, src); err != nil {
+				s.debug("stack: sending stateless response", "err", err)
+			}
+			s.debug("sip: request", "method", m.Method, "call-id", m.CallID(),
+				"from", src.String(), "status", res.StatusCode, "stateless", true)
+			return
+		}
 	}
 	s.tl.Receive(m, src)
 }

@@ -4,54 +4,58 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
 
-// maxCached bounds the accounts (and misses) a cache holds; past it the
-// cache starts empty again, so that a scan of made-up user names cannot
-// grow it without end.
-const maxCached = 200_000
-
-// cache keeps what Get read, found or not, until the database changes.
-// The change is seen through SQLite's data_version, which moves whenever
-// another connection (another process's `switchboard user` command, or
-// this process's own writes) commits; it is asked at most once per
-// freshness, so a change made elsewhere applies within that time, and a
-// write through this store applies at once.
+// cache is an in-memory copy of every account, read whole from the file
+// and read again whenever the file changed. The change is seen through
+// SQLite's data_version, which moves whenever another connection (another
+// process's `switchboard user` command, or this store's own writes)
+// commits; it is asked at most once per freshness, and the file is then
+// read again in the background while lookups go on answering from the
+// previous copy. Writes through this store change the copy at once.
 type cache struct {
+	s         *SQLite
 	freshness time.Duration
 	conn      *sql.Conn // asked for data_version; the same connection each time
 
-	mu      sync.Mutex
-	entries map[[2]string]cached // (domain, user) → account; guarded by mu
-	version int64                // guarded by mu
-	checked time.Time            // guarded by mu
+	mu        sync.RWMutex
+	accounts  map[[2]string]Account // (domain, user) → account; guarded by mu
+	domains   map[string]int        // domain → accounts in it; guarded by mu
+	version   int64                 // data_version the copy reflects; guarded by mu
+	checked   time.Time             // when data_version was last asked; guarded by mu
+	reloading bool                  // a reload is running; guarded by mu
+	// written lists the keys written through the store while a reload
+	// runs, which the reload's copy may predate; guarded by mu.
+	written [][2]string
+	reloads sync.WaitGroup
 }
 
-type cached struct {
-	a     Account
-	found bool
-}
-
-// CacheReads makes Get answer from memory what it read before, checking
-// at most once per freshness whether the database changed since, and
-// dropping everything when it did. A password changed or an account
-// removed by another process then takes effect within freshness (writes
-// through s take effect at once). Reading the file on every
-// authentication costs tens of microseconds; the cache, under one. Call it
-// once, before the store is shared.
+// CacheReads makes the store keep a copy of every account in memory and
+// answer Get and Domains from it. It reads the whole file now, and again
+// whenever the file changed (checked at most once per freshness, on a
+// lookup, and read in the background meanwhile), so a password changed or
+// an account removed by another process takes effect within freshness plus
+// the time to read the file; writes through s take effect at once. Reading
+// the file on every authentication costs tens of microseconds, the copy
+// well under one. Call it once, before the store is shared.
 func (s *SQLite) CacheReads(freshness time.Duration) error {
 	conn, err := s.db.Conn(context.Background())
 	if err != nil {
 		return fmt.Errorf("subscriber: %w", err)
 	}
-	c := &cache{freshness: freshness, conn: conn, entries: make(map[[2]string]cached)}
-	if c.version, err = c.dataVersion(); err != nil {
+	c := &cache{s: s, freshness: freshness, conn: conn}
+	v, err := c.dataVersion()
+	if err == nil {
+		err = c.load(v)
+	}
+	if err != nil {
 		conn.Close()
 		return err
 	}
-	c.checked = time.Now()
 	s.cache = c
 	return nil
 }
@@ -64,38 +68,121 @@ func (c *cache) dataVersion() (int64, error) {
 	return v, nil
 }
 
-// get returns the cached answer for (domain, user), after dropping the
-// cache if the database changed.
-func (c *cache) get(k [2]string) (cached, bool) {
+// load reads every account and installs the copy as of data_version v,
+// then applies again what was written through the store meanwhile.
+func (c *cache) load(v int64) error {
+	all, err := c.s.List(context.Background())
+	if err != nil {
+		return err
+	}
+	accounts := make(map[[2]string]Account, len(all))
+	domains := make(map[string]int)
+	for _, a := range all {
+		accounts[[2]string{a.Domain, a.User}] = a
+		domains[a.Domain]++
+	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if now := time.Now(); now.Sub(c.checked) >= c.freshness {
-		v, err := c.dataVersion()
-		if err != nil || v != c.version {
-			clear(c.entries)
+	written := c.written
+	c.written = nil
+	c.accounts, c.domains, c.version, c.checked = accounts, domains, v, time.Now()
+	c.mu.Unlock()
+	for _, k := range written {
+		// Read them again: the copy may predate those writes.
+		a, found, err := c.s.read(context.Background(), k[1], k[0])
+		if err != nil {
+			return err
 		}
-		c.version, c.checked = v, now
+		c.set(k, a, found)
 	}
-	e, ok := c.entries[k]
-	return e, ok
+	return nil
 }
 
-func (c *cache) put(k [2]string, e cached) {
+// check asks data_version when the copy's is older than freshness and
+// starts a reload when the file changed.
+func (c *cache) check() {
+	c.mu.RLock()
+	due := !c.reloading && time.Since(c.checked) >= c.freshness
+	c.mu.RUnlock()
+	if !due {
+		return
+	}
+	c.mu.Lock()
+	if c.reloading || time.Since(c.checked) < c.freshness {
+		c.mu.Unlock()
+		return
+	}
+	c.checked = time.Now()
+	v, err := c.dataVersion()
+	if err != nil || v == c.version {
+		c.mu.Unlock()
+		return
+	}
+	c.reloading = true
+	c.reloads.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.reloads.Done()
+		err := c.load(v)
+		c.mu.Lock()
+		c.reloading = false
+		c.mu.Unlock()
+		if err != nil && !c.s.closed.Load() {
+			// The old copy stays; the next check tries again.
+			slog.Default().Warn("subscriber: reading the accounts again", "err", err)
+			c.mu.Lock()
+			c.version = -1
+			c.mu.Unlock()
+		}
+	}()
+}
+
+// get returns the account at k from the copy.
+func (c *cache) get(k [2]string) (Account, bool) {
+	c.check()
+	c.mu.RLock()
+	a, ok := c.accounts[k]
+	c.mu.RUnlock()
+	return a, ok
+}
+
+// domainList returns the domains that have accounts, sorted.
+func (c *cache) domainList() []string {
+	c.check()
+	c.mu.RLock()
+	out := make([]string, 0, len(c.domains))
+	for d := range c.domains {
+		out = append(out, d)
+	}
+	c.mu.RUnlock()
+	slices.Sort(out)
+	return out
+}
+
+// set records a write through the store: the account at k is now a, or
+// gone when !found.
+func (c *cache) set(k [2]string, a Account, found bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= maxCached {
-		clear(c.entries)
+	if c.reloading {
+		c.written = append(c.written, k)
 	}
-	c.entries[k] = e
+	_, had := c.accounts[k]
+	switch {
+	case found:
+		c.accounts[k] = a
+		if !had {
+			c.domains[k[0]]++
+		}
+	case had:
+		delete(c.accounts, k)
+		if c.domains[k[0]]--; c.domains[k[0]] <= 0 {
+			delete(c.domains, k[0])
+		}
+	}
 }
 
-// reset empties the cache after a write through this store.
-func (c *cache) reset() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	clear(c.entries)
-}
-
+// close waits for a reload in progress and releases the connection.
 func (c *cache) close() {
+	c.reloads.Wait()
 	c.conn.Close()
 }

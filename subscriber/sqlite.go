@@ -48,9 +48,9 @@ const (
 // log mode, so that other processes (the `switchboard user` command and the
 // server) may read and write it at the same time. Every method reads or
 // writes the file, so a write made by another process is visible to the
-// next Get, unless CacheReads turned on the read cache (the server does:
-// then it is visible within the cache's freshness). Writes are durable
-// when they return (synchronous=FULL).
+// next Get, unless CacheReads turned on the in-memory copy (the server
+// does: then it is visible within the copy's freshness). Writes are
+// durable when they return (synchronous=FULL).
 //
 // It holds at most max(4, GOMAXPROCS) connections to the file; more
 // concurrent calls wait for one.
@@ -126,9 +126,6 @@ func (s *SQLite) write(ctx context.Context, stmt *sql.Stmt, a Account) (int64, e
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.cache != nil {
-		defer s.cache.reset()
-	}
 	res, err := stmt.ExecContext(ctx, a.User, a.Domain, a.HA1MD5, a.HA1SHA256, formatTime(a.Created), formatTime(a.Updated))
 	if err != nil {
 		return 0, s.fail("writing "+a.Address(), err)
@@ -137,11 +134,14 @@ func (s *SQLite) write(ctx context.Context, stmt *sql.Stmt, a Account) (int64, e
 	if err != nil {
 		return 0, s.fail("writing "+a.Address(), err)
 	}
+	if s.cache != nil && n > 0 {
+		s.cache.set([2]string{a.Domain, a.User}, a, true)
+	}
 	return n, nil
 }
 
 // Get implements Store. It is one indexed read of one row, through a
-// prepared statement, unless CacheReads made it remember the answer.
+// prepared statement, or with CacheReads a lookup in memory.
 func (s *SQLite) Get(ctx context.Context, user, domain string) (Account, bool, error) {
 	if s.closed.Load() {
 		return Account{}, false, ErrClosed
@@ -153,15 +153,11 @@ func (s *SQLite) Get(ctx context.Context, user, domain string) (Account, bool, e
 	if s.cache == nil {
 		return s.read(ctx, user, domain)
 	}
-	k := [2]string{domain, user}
-	if e, ok := s.cache.get(k); ok {
-		return e.a, e.found, nil
+	if err := ctx.Err(); err != nil {
+		return Account{}, false, err
 	}
-	a, found, err := s.read(ctx, user, domain)
-	if err == nil {
-		s.cache.put(k, cached{a, found})
-	}
-	return a, found, err
+	a, found := s.cache.get([2]string{domain, user})
+	return a, found, nil
 }
 
 // read reads one account from the file.
@@ -192,9 +188,6 @@ func (s *SQLite) Delete(ctx context.Context, user, domain string) (bool, error) 
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.cache != nil {
-		defer s.cache.reset()
-	}
 	res, err := s.del.ExecContext(ctx, domain, user)
 	var n int64
 	if err == nil {
@@ -202,6 +195,9 @@ func (s *SQLite) Delete(ctx context.Context, user, domain string) (bool, error) 
 	}
 	if err != nil {
 		return false, s.fail("deleting "+user+"@"+domain, err)
+	}
+	if s.cache != nil && n > 0 {
+		s.cache.set([2]string{domain, user}, Account{}, false)
 	}
 	return n > 0, nil
 }
@@ -238,6 +234,9 @@ func (s *SQLite) List(ctx context.Context) ([]Account, error) {
 func (s *SQLite) Domains(ctx context.Context) ([]string, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
+	}
+	if s.cache != nil {
+		return s.cache.domainList(), nil
 	}
 	rows, err := s.db.QueryContext(ctx, domainsSQL)
 	if err != nil {

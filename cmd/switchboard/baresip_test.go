@@ -19,19 +19,10 @@ import (
 // packages, with `switchboard serve` over UDP, TCP and TLS, and reads the
 // result back with `switchboard location list`, as an operator would.
 
-// baresipBinary finds baresip (Debian package baresip-core). CI installs
-// it and fails without it; elsewhere the test skips and says how to
-// install it.
+// baresipBinary finds baresip (Debian package baresip-core).
 func baresipBinary(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("baresip")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("baresip not found; .ci/run must install it (apt-get install -y baresip-core)")
-		}
-		t.Skip("baresip not found; install it with: apt-get install -y baresip-core")
-	}
-	return p
+	return peerBinary(t, "baresip", "baresip-core")
 }
 
 // baresipModules finds the directory holding baresip's modules: Debian

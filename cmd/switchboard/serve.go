@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -139,11 +140,12 @@ func serveCmd(args []string, _ io.Writer, stderr io.Writer) int {
 	fset.SetOutput(stderr)
 	cfgPath := fset.String("config", "", "configuration file (default ./"+config.DefaultFile+" when present, else the built-in defaults)")
 	data := fset.String("data", "", "data directory (overrides data_dir)")
+	cpuProfile := fset.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the server stops")
 	if err := fset.Parse(args); err != nil {
 		return 2
 	}
 	if fset.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: switchboard serve [-config FILE] [-data DIR]")
+		fmt.Fprintln(stderr, "usage: switchboard serve [-config FILE] [-data DIR] [-cpuprofile FILE]")
 		return 2
 	}
 	cfg, err := loadConfig(*cfgPath, *data)
@@ -153,6 +155,17 @@ func serveCmd(args []string, _ io.Writer, stderr io.Writer) int {
 	}
 	s := &server{lvl: new(slog.LevelVar), cfg: cfg}
 	s.log = newLogger(cfg, stderr, s.lvl)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "switchboard serve: -cpuprofile:", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	if err := s.start(); err != nil {
 		s.log.Error("switchboard: not started", "err", err)
 		if s.sip != nil {
@@ -230,6 +243,7 @@ func (s *server) start() error {
 		tl.TLSConfig = tc
 	}
 	s.sip = &stack.Server{Handler: stack.Chain(mux, stack.LogRequests(s.log)), Transport: tl, Logger: s.log,
+		Stateless: s.reg.Challenge,
 		Policy: sip.Policy{Role: sip.RoleRegistrar, Extensions: registrar.Extensions()}}
 	for _, l := range []struct {
 		proto string

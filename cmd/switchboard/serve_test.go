@@ -330,19 +330,23 @@ func TestServeBadConfig(t *testing.T) {
 	}
 }
 
-// sippBinary finds SIPp (Debian package sip-tester). CI installs it and
-// fails without it; elsewhere the test skips and says how to install it.
-func sippBinary(t *testing.T) string {
+// peerBinary finds the program name, a real peer from Debian's package
+// pkg. CI installs it and fails without it; elsewhere the test skips and
+// says how to install it.
+func peerBinary(t *testing.T, name, pkg string) string {
 	t.Helper()
-	p, err := exec.LookPath("sipp")
+	p, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatal("sipp not found; .ci/run must install it (apt-get install -y sip-tester)")
+			t.Fatalf("%s not found; .ci/run must install it (apt-get install -y %s)", name, pkg)
 		}
-		t.Skip("sipp not found; install it with: apt-get install -y sip-tester")
+		t.Skipf("%s not found; install it with: apt-get install -y %s", name, pkg)
 	}
 	return p
 }
+
+// sippBinary finds SIPp (Debian package sip-tester).
+func sippBinary(t *testing.T) string { t.Helper(); return peerBinary(t, "sipp", "sip-tester") }
 
 // writeUsers writes a SIPp injection file: user;password;domain per call,
 // for users first…last, with the password wrong when bad is set.
@@ -400,17 +404,26 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// sippServer prepares a server for SIPp: a configuration offering MD5
+// alone (SIPp 3.6 answers only the first challenge, and only MD5) and n
+// accounts; it returns the test directory, the data directory and the
+// configuration file.
+func sippServer(t *testing.T, n int) (dir, data, cfg string) {
+	t.Helper()
+	sippBinary(t)
+	dir = t.TempDir()
+	data = filepath.Join(dir, "data")
+	cfg = writeConfig(t, dir, "auth:\n  algorithms: [MD5]\n")
+	addUsers(t, data, n)
+	return dir, data, cfg
+}
+
 // TestSIPpRegistrar is issue 4's first check: 1 000 users register with
 // MD5 digest authentication and refresh, wrong passwords never get a 200,
 // and a wildcard REGISTER removes every binding.
 func TestSIPpRegistrar(t *testing.T) {
-	sippBinary(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	// SIPp 3.6 answers only the first challenge and knows only MD5.
-	cfg := writeConfig(t, dir, "auth:\n  algorithms: [MD5]\n")
 	const n = 1000
-	addUsers(t, data, n)
+	dir, data, cfg := sippServer(t, n)
 	p := startServe(t, cfg)
 	target := p.addr("udp")
 
@@ -444,12 +457,8 @@ func TestSIPpRegistrar(t *testing.T) {
 // server is killed with SIGKILL, and after a restart every binding is
 // there with its remaining expiry.
 func TestCrashKeepsBindings(t *testing.T) {
-	sippBinary(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	cfg := writeConfig(t, dir, "auth:\n  algorithms: [MD5]\n")
 	const n = 500
-	addUsers(t, data, n)
+	dir, data, cfg := sippServer(t, n)
 	p := startServe(t, cfg)
 	sipp(t, "register_auth.xml", writeUsers(t, dir, 1, n, false), p.addr("udp"), n)
 	registered := time.Now()
