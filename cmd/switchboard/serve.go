@@ -244,7 +244,7 @@ func (s *server) start() error {
 	}
 	s.sip = &stack.Server{Handler: stack.Chain(mux, stack.LogRequests(s.log)), Transport: tl, Logger: s.log,
 		Stateless: s.reg.Challenge,
-		Policy: sip.Policy{Role: sip.RoleRegistrar, Extensions: registrar.Extensions()}}
+		Policy:    sip.Policy{Role: sip.RoleRegistrar, Extensions: registrar.Extensions()}}
 	for _, l := range []struct {
 		proto string
 		addrs []string
