@@ -24,6 +24,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,8 +103,9 @@ type Verifier struct {
 
 	once sync.Once
 	key  []byte
+	macs sync.Pool // of HMAC-SHA256 under key
 	mu   sync.Mutex
-	used map[string]uint32 // nonce → highest accepted nc; guarded by mu
+	used map[nonceID]seen // guarded by mu
 	next time.Time         // when used is next pruned; guarded by mu
 }
 
@@ -115,7 +118,7 @@ func (v *Verifier) init() {
 			v.key = make([]byte, 32)
 			rand.Read(v.key)
 		}
-		v.used = make(map[string]uint32)
+		v.used = make(map[nonceID]seen)
 	})
 }
 
@@ -133,12 +136,30 @@ func (v *Verifier) lifetime() time.Duration {
 	return 5 * time.Minute
 }
 
+// hmac runs f on an HMAC-SHA256 under the key, reset and taken from a
+// pool (hmac.New costs the key schedule and allocations each time), and
+// returns its sum, appended to dst.
+func (v *Verifier) hmac(dst []byte, f func(m hash.Hash)) []byte {
+	m, _ := v.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, v.key)
+	} else {
+		m.Reset()
+	}
+	f(m)
+	dst = m.Sum(dst)
+	v.macs.Put(m)
+	return dst
+}
+
 // mac returns the first 16 bytes of HMAC-SHA256(key, stamp||random||realm).
 func (v *Verifier) mac(head []byte, realm string) []byte {
-	m := hmac.New(sha256.New, v.key)
-	m.Write(head)
-	m.Write([]byte(realm))
-	return m.Sum(nil)[:16]
+	var sum [sha256.Size]byte
+	v.hmac(sum[:0], func(m hash.Hash) {
+		m.Write(head)
+		io.WriteString(m, realm)
+	})
+	return sum[:16]
 }
 
 // Nonce returns a fresh nonce for realm.
@@ -154,10 +175,12 @@ func (v *Verifier) nonce(realm, seed string) string {
 	if seed == "" {
 		rand.Read(head[8:])
 	} else {
-		m := hmac.New(sha256.New, v.key)
-		m.Write([]byte("seed\x00"))
-		m.Write([]byte(seed))
-		copy(head[8:], m.Sum(nil))
+		var sum [sha256.Size]byte
+		v.hmac(sum[:0], func(m hash.Hash) {
+			io.WriteString(m, "seed\x00")
+			io.WriteString(m, seed)
+		})
+		copy(head[8:], sum[:])
 	}
 	return base64.RawURLEncoding.EncodeToString(append(head, v.mac(head, realm)...))
 }
@@ -176,13 +199,26 @@ func decodeNonce(nonce string) (head, sum []byte, issued time.Time, ok bool) {
 
 // checkNonce reports whether nonce was issued for realm by this key, and
 // whether it is still fresh.
-func (v *Verifier) checkNonce(nonce, realm string) (ours, fresh bool) {
+func (v *Verifier) checkNonce(nonce, realm string) (id nonceID, issued time.Time, ours, fresh bool) {
 	head, sum, issued, ok := decodeNonce(nonce)
 	if !ok || !hmac.Equal(sum, v.mac(head, realm)) {
-		return false, false
+		return id, issued, false, false
 	}
+	copy(id[:], sum)
 	age := v.now().Sub(issued)
-	return true, age >= -time.Minute && age <= v.lifetime()
+	return id, issued, true, age >= -time.Minute && age <= v.lifetime()
+}
+
+// nonceID names a nonce in the replay table: its MAC, unique per nonce.
+// The table holds no pointers, so its size costs the garbage collector
+// nothing to scan.
+type nonceID [16]byte
+
+// seen is what the replay table keeps of a nonce: the highest nonce count
+// accepted, and when the nonce was issued (unix seconds), for pruning.
+type seen struct {
+	nc     uint32
+	issued uint32
 }
 
 func (v *Verifier) algorithms() []digest.Algorithm {
@@ -253,10 +289,23 @@ func (v *Verifier) Check(ctx context.Context, req *sip.Message, header, realm st
 	if !found {
 		return "", Missing, nil
 	}
-	param := func(n string) string { s, _ := cred.Param(n); return s }
-	user = param("username")
-	nonce, uri, response, qop, nc, cnonce := param("nonce"), param("uri"), param("response"), param("qop"), param("nc"), param("cnonce")
-	alg, ok := digest.ParseAlgorithm(param("algorithm"))
+	// One pass over the parameters; the first of each name counts.
+	var nonce, uri, response, qop, nc, cnonce, algorithm string
+	fields := [...]struct {
+		name string
+		p    *string
+	}{{"username", &user}, {"nonce", &nonce}, {"uri", &uri}, {"response", &response},
+		{"qop", &qop}, {"nc", &nc}, {"cnonce", &cnonce}, {"algorithm", &algorithm}}
+	var set uint8
+	for n, v := range cred.All() {
+		for i := range fields {
+			if set&(1<<i) == 0 && strings.EqualFold(n, fields[i].name) {
+				*fields[i].p, set = v, set|1<<i
+				break
+			}
+		}
+	}
+	alg, ok := digest.ParseAlgorithm(algorithm)
 	if !ok || !slices.Contains(v.algorithms(), alg) || user == "" || nonce == "" || uri == "" || response == "" {
 		return user, Invalid, nil
 	}
@@ -273,7 +322,7 @@ func (v *Verifier) Check(ctx context.Context, req *sip.Message, header, realm st
 	default:
 		return user, Invalid, nil // auth-int is not offered
 	}
-	ours, fresh := v.checkNonce(nonce, realm)
+	id, issued, ours, fresh := v.checkNonce(nonce, realm)
 	// The same work for an unknown user as for a known one: a digest is
 	// computed from a stand-in HA1 that no password matches.
 	ha1, known, serr := v.Credentials.HA1(ctx, user, realm, alg)
@@ -290,7 +339,7 @@ func (v *Verifier) Check(ctx context.Context, req *sip.Message, header, realm st
 	if !fresh {
 		return user, Stale, nil
 	}
-	if !v.accept(nonce, count) {
+	if !v.accept(id, issued, count) {
 		return user, Replay, nil
 	}
 	return user, OK, nil
@@ -299,22 +348,22 @@ func (v *Verifier) Check(ctx context.Context, req *sip.Message, header, realm st
 // accept records count for nonce and reports whether it is higher than any
 // count accepted before for it. Entries older than a nonce's lifetime are
 // pruned, a sweep at most once per lifetime.
-func (v *Verifier) accept(nonce string, count uint32) bool {
+func (v *Verifier) accept(id nonceID, issued time.Time, count uint32) bool {
 	now := v.now()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if now.After(v.next) {
-		for n := range v.used {
-			// Only nonces that passed checkNonce are here.
-			if _, _, issued, _ := decodeNonce(n); now.Sub(issued) > v.lifetime() {
+		oldest := now.Add(-v.lifetime()).Unix()
+		for n, s := range v.used {
+			if int64(s.issued) < oldest {
 				delete(v.used, n)
 			}
 		}
 		v.next = now.Add(v.lifetime())
 	}
-	if last, seen := v.used[nonce]; seen && count <= last {
+	if last, ok := v.used[id]; ok && count <= last.nc {
 		return false
 	}
-	v.used[nonce] = count
+	v.used[id] = seen{nc: count, issued: uint32(issued.Unix())}
 	return true
 }

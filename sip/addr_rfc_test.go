@@ -3,6 +3,7 @@ package sip
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -728,5 +729,22 @@ func TestParamsRFC(t *testing.T) {
 	}
 	if got := Params("tag=1").Without("lr"); got != "tag=1" {
 		t.Errorf("Without absent = %q", got)
+	}
+}
+
+// TestAuthAll: All yields every auth-param in order, values unquoted and
+// quoted-pairs resolved, names as written.
+func TestAuthAll(t *testing.T) {
+	a, err := ParseAuth(`Digest username="al\"ice", Realm=example.com, nc=00000001, uri="sip:x;a=\"b\""`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for n, v := range a.All() {
+		got = append(got, n+"="+v)
+	}
+	want := []string{`username=al"ice`, "Realm=example.com", "nc=00000001", `uri=sip:x;a="b"`}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("All = %q, want %q", got, want)
 	}
 }

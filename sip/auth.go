@@ -74,6 +74,19 @@ func (a Auth) all() iter.Seq2[string, string] {
 	}
 }
 
+// All yields each auth-param's name, as written, and its value with quotes
+// removed, in order; reading credentials in one pass this way is cheaper
+// than a Param call per name.
+func (a Auth) All() iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for n, v := range a.all() {
+			if !yield(n, Unquote(v)) {
+				return
+			}
+		}
+	}
+}
+
 // Param returns the value of auth-param name (case-insensitive) with quotes
 // removed, and whether it was present.
 func (a Auth) Param(name string) (string, bool) {

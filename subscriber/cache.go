@@ -23,11 +23,11 @@ type cache struct {
 	conn      *sql.Conn // asked for data_version; the same connection each time
 
 	mu        sync.RWMutex
-	accounts  map[[2]string]Account // (domain, user) → account; guarded by mu
-	domains   map[string]int        // domain → accounts in it; guarded by mu
-	version   int64                 // data_version the copy reflects; guarded by mu
-	checked   time.Time             // when data_version was last asked; guarded by mu
-	reloading bool                  // a reload is running; guarded by mu
+	accounts  *table         // guarded by mu
+	domains   map[string]int // domain → accounts in it; guarded by mu
+	version   int64          // data_version the copy reflects; guarded by mu
+	checked   time.Time      // when data_version was last asked; guarded by mu
+	reloading bool           // a reload is running; guarded by mu
 	// written lists the keys written through the store while a reload
 	// runs, which the reload's copy may predate; guarded by mu.
 	written [][2]string
@@ -71,15 +71,9 @@ func (c *cache) dataVersion() (int64, error) {
 // load reads every account and installs the copy as of data_version v,
 // then applies again what was written through the store meanwhile.
 func (c *cache) load(v int64) error {
-	all, err := c.s.List(context.Background())
+	accounts, domains, err := c.s.readAll(context.Background())
 	if err != nil {
 		return err
-	}
-	accounts := make(map[[2]string]Account, len(all))
-	domains := make(map[string]int)
-	for _, a := range all {
-		accounts[[2]string{a.Domain, a.User}] = a
-		domains[a.Domain]++
 	}
 	c.mu.Lock()
 	written := c.written
@@ -140,7 +134,7 @@ func (c *cache) check() {
 func (c *cache) get(k [2]string) (Account, bool) {
 	c.check()
 	c.mu.RLock()
-	a, ok := c.accounts[k]
+	a, ok := c.accounts.get(k[0], k[1])
 	c.mu.RUnlock()
 	return a, ok
 }
@@ -166,15 +160,19 @@ func (c *cache) set(k [2]string, a Account, found bool) {
 	if c.reloading {
 		c.written = append(c.written, k)
 	}
-	_, had := c.accounts[k]
+	_, had := c.accounts.get(k[0], k[1])
 	switch {
 	case found:
-		c.accounts[k] = a
+		if !c.accounts.put(a) {
+			// Too long to hold: the next lookup reads a stale copy;
+			// make the next check reread the file.
+			c.version = -1
+		}
 		if !had {
 			c.domains[k[0]]++
 		}
 	case had:
-		delete(c.accounts, k)
+		c.accounts.remove(k[0], k[1])
 		if c.domains[k[0]]--; c.domains[k[0]] <= 0 {
 			delete(c.domains, k[0])
 		}

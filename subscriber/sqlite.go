@@ -230,6 +230,42 @@ func (s *SQLite) List(ctx context.Context) ([]Account, error) {
 	return out, nil
 }
 
+// readAll reads every account into a table, with the number of accounts
+// per domain, for the in-memory copy.
+func (s *SQLite) readAll(ctx context.Context) (*table, map[string]int, error) {
+	if s.closed.Load() {
+		return nil, nil, ErrClosed
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n); err != nil {
+		return nil, nil, s.fail("counting accounts", err)
+	}
+	rows, err := s.db.QueryContext(ctx, listSQL)
+	if err != nil {
+		return nil, nil, s.fail("reading accounts", err)
+	}
+	defer rows.Close()
+	t, domains := newTable(n), make(map[string]int)
+	var a Account
+	var created, updated string
+	for rows.Next() {
+		if err := rows.Scan(&a.User, &a.Domain, &a.HA1MD5, &a.HA1SHA256, &created, &updated); err != nil {
+			return nil, nil, s.fail("reading accounts", err)
+		}
+		if err := parseTimes(&a, created, updated); err != nil {
+			return nil, nil, s.fail("reading accounts", err)
+		}
+		if !t.put(a) {
+			return nil, nil, s.fail("reading accounts", fmt.Errorf("account %s: a name or HA1 longer than 65535 bytes", a.Address()))
+		}
+		domains[a.Domain]++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, s.fail("reading accounts", err)
+	}
+	return t, domains, nil
+}
+
 // Domains implements Store.
 func (s *SQLite) Domains(ctx context.Context) ([]string, error) {
 	if s.closed.Load() {

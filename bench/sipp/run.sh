@@ -76,6 +76,8 @@
 #   CPUPROFILE  write the Go server's CPU profile (echo, or switchboard
 #               through `serve -cpuprofile`) over the whole session to this
 #               file; Kamailio writes none.
+#   MEMPROFILE  switchboard only: write its heap profile (in use at the
+#               end, and allocated over the session) to this file.
 #   OUT         directory for SIPp's statistics and logs, the injection
 #               files and the servers' data (OUT/switchboard-run holds the
 #               switchboard configuration and data directory of the last
@@ -275,6 +277,7 @@ start_server() {
 		EOF
 		local args=(-config "$dir/switchboard.yaml")
 		[[ -n $CPUPROFILE ]] && args+=(-cpuprofile "$CPUPROFILE")
+		[[ -n ${MEMPROFILE:-} ]] && args+=(-memprofile "$MEMPROFILE")
 		"$switchboard" serve "${args[@]}" >"$slog" 2>&1 &
 		spid=$!
 		wait_port switchboard

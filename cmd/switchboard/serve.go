@@ -141,11 +141,12 @@ func serveCmd(args []string, _ io.Writer, stderr io.Writer) int {
 	cfgPath := fset.String("config", "", "configuration file (default ./"+config.DefaultFile+" when present, else the built-in defaults)")
 	data := fset.String("data", "", "data directory (overrides data_dir)")
 	cpuProfile := fset.String("cpuprofile", "", "write a CPU profile (go tool pprof) to this file until the server stops")
+	memProfile := fset.String("memprofile", "", "write a heap profile (go tool pprof: in use and allocated) to this file when the server stops")
 	if err := fset.Parse(args); err != nil {
 		return 2
 	}
 	if fset.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: switchboard serve [-config FILE] [-data DIR] [-cpuprofile FILE]")
+		fmt.Fprintln(stderr, "usage: switchboard serve [-config FILE] [-data DIR] [-cpuprofile FILE] [-memprofile FILE]")
 		return 2
 	}
 	cfg, err := loadConfig(*cfgPath, *data)
@@ -165,6 +166,17 @@ func serveCmd(args []string, _ io.Writer, stderr io.Writer) int {
 			return 1
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if *memProfile != "" {
+		defer func() {
+			f, err := os.Create(*memProfile)
+			if err == nil {
+				err = errors.Join(pprof.Lookup("heap").WriteTo(f, 0), f.Close())
+			}
+			if err != nil {
+				fmt.Fprintln(stderr, "switchboard serve: -memprofile:", err)
+			}
+		}()
 	}
 	if err := s.start(); err != nil {
 		s.log.Error("switchboard: not started", "err", err)

@@ -14,7 +14,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"hash"
 	"strings"
 )
 
@@ -40,23 +39,29 @@ func ParseAlgorithm(s string) (a Algorithm, ok bool) {
 	return "", false
 }
 
-func (a Algorithm) hash() hash.Hash {
-	if a == SHA256 {
-		return sha256.New()
-	}
-	return md5.New()
-}
-
-// h returns H(parts joined by ':') in lower-case hex.
+// h returns H(parts joined by ':') in lower-case hex. The input is
+// gathered in a buffer on the stack when it fits, so that the digest costs
+// one allocation, the result's.
 func (a Algorithm) h(parts ...string) string {
-	d := a.hash()
+	var stack [512]byte
+	in := stack[:0]
 	for i, p := range parts {
 		if i > 0 {
-			d.Write([]byte{':'})
+			in = append(in, ':')
 		}
-		d.Write([]byte(p))
+		in = append(in, p...)
 	}
-	return hex.EncodeToString(d.Sum(nil))
+	var sum [sha256.Size]byte
+	n := md5.Size
+	if a == SHA256 {
+		sum, n = sha256.Sum256(in), sha256.Size
+	} else {
+		m := md5.Sum(in)
+		copy(sum[:], m[:])
+	}
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:n])
+	return string(out[:2*n])
 }
 
 // HA1 returns H(username:realm:password) in lower-case hex (RFC 7616
