@@ -106,7 +106,7 @@ type Verifier struct {
 	macs sync.Pool // of HMAC-SHA256 under key
 	mu   sync.Mutex
 	used map[nonceID]seen // guarded by mu
-	next time.Time         // when used is next pruned; guarded by mu
+	next time.Time        // when used is next pruned; guarded by mu
 }
 
 const nonceRandom = 9 // bytes of randomness in a nonce
