@@ -204,30 +204,42 @@ func (s *SQLite) Delete(ctx context.Context, user, domain string) (bool, error) 
 
 // List implements Store.
 func (s *SQLite) List(ctx context.Context) ([]Account, error) {
+	out := []Account{}
+	err := s.each(ctx, func(a Account) error { out = append(out, a); return nil })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// each calls f for every account, in List's order, and stops at f's first
+// error.
+func (s *SQLite) each(ctx context.Context, f func(Account) error) error {
 	if s.closed.Load() {
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	rows, err := s.db.QueryContext(ctx, listSQL)
 	if err != nil {
-		return nil, s.fail("listing accounts", err)
+		return s.fail("listing accounts", err)
 	}
 	defer rows.Close()
-	out := []Account{}
 	for rows.Next() {
 		var a Account
 		var created, updated string
 		if err := rows.Scan(&a.User, &a.Domain, &a.HA1MD5, &a.HA1SHA256, &created, &updated); err != nil {
-			return nil, s.fail("listing accounts", err)
+			return s.fail("listing accounts", err)
 		}
 		if err := parseTimes(&a, created, updated); err != nil {
-			return nil, s.fail("listing accounts", err)
+			return s.fail("listing accounts", err)
 		}
-		out = append(out, a)
+		if err := f(a); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fail("listing accounts", err)
+		return s.fail("listing accounts", err)
 	}
-	return out, nil
+	return nil
 }
 
 // readAll reads every account into a table, with the number of accounts
@@ -240,28 +252,16 @@ func (s *SQLite) readAll(ctx context.Context) (*table, map[string]int, error) {
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n); err != nil {
 		return nil, nil, s.fail("counting accounts", err)
 	}
-	rows, err := s.db.QueryContext(ctx, listSQL)
-	if err != nil {
-		return nil, nil, s.fail("reading accounts", err)
-	}
-	defer rows.Close()
 	t, domains := newTable(n), make(map[string]int)
-	var a Account
-	var created, updated string
-	for rows.Next() {
-		if err := rows.Scan(&a.User, &a.Domain, &a.HA1MD5, &a.HA1SHA256, &created, &updated); err != nil {
-			return nil, nil, s.fail("reading accounts", err)
-		}
-		if err := parseTimes(&a, created, updated); err != nil {
-			return nil, nil, s.fail("reading accounts", err)
-		}
+	err := s.each(ctx, func(a Account) error {
 		if !t.put(a) {
-			return nil, nil, s.fail("reading accounts", fmt.Errorf("account %s: a name or HA1 longer than 65535 bytes", a.Address()))
+			return s.fail("reading accounts", fmt.Errorf("account %s: a name or HA1 longer than 65535 bytes", a.Address()))
 		}
 		domains[a.Domain]++
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, s.fail("reading accounts", err)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	return t, domains, nil
 }
