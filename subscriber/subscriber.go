@@ -5,9 +5,9 @@
 // Store is the interface every backend implements; storetest.Run is the
 // conformance suite each must pass. SQLite (OpenSQLite) is the embedded
 // backend: a database file in the data directory that `switchboard user`
-// edits while the server runs; the server keeps what it read in memory and
-// drops it whenever the file changed (SQLite.CacheReads), so a new password
-// or a removed user takes effect within a second. Memory keeps accounts in
+// edits while the server runs; the server keeps every account in memory and
+// reads the file again whenever it changed (SQLite.CacheReads), so a new
+// password or a removed user takes effect within a second. Memory keeps accounts in
 // memory only.
 //
 // Credentials adapts a Store to the auth package's Credentials interface.

@@ -26,8 +26,8 @@ const userUsage = `usage: switchboard user add USER@DOMAIN [-password P] [-confi
        switchboard user list [-config FILE | -data DIR]`
 
 // userCmd runs `switchboard user SUBCOMMAND`: it edits the subscriber
-// database, DATA_DIR/subscribers.db, which a running server reads on every
-// authentication, so changes apply at once. Without -password, add and
+// database, DATA_DIR/subscribers.db, which a running server watches and
+// reads again when it changes, so changes apply within a second. Without -password, add and
 // passwd prompt twice on a terminal, or read one line from a piped stdin.
 // Exit status: 0 done, 1 failed, 2 bad usage.
 func userCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
