@@ -170,6 +170,31 @@ type contact struct {
 // with 400 too.
 var errOutOfOrder = fail(400, "Out-of-order REGISTER: CSeq is not above the binding's")
 
+// addressOfRecord returns the To address and the lower-case domain of
+// the AOR, or the answer owed when they are unusable or, §10.3 step 1, not
+// ours: the Request-URI names the domain, and a registrar that is not also
+// a proxy refuses the others, as it refuses an AOR in a domain it does not
+// serve.
+func (set *Settings) addressOfRecord(ctx context.Context, req *sip.Message) (to sip.Address, domain string, rej *reject) {
+	to, err := req.To()
+	if err != nil {
+		return to, "", fail(400, "Bad To header")
+	}
+	if !to.URI.IsSIP() {
+		return to, "", fail(400, "Address-of-record is not a SIP URI")
+	}
+	domain = strings.ToLower(to.URI.Host)
+	if set.IsLocal != nil {
+		if !set.IsLocal(ctx, strings.ToLower(req.RequestURI.Host)) {
+			return to, "", fail(403, "Not a local domain")
+		}
+		if !set.IsLocal(ctx, domain) {
+			return to, "", fail(403, "Address-of-record not in a local domain")
+		}
+	}
+	return to, domain, nil
+}
+
 func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message, now time.Time) (*result, error) {
 	set := r.settings.Load()
 	if set == nil {
@@ -177,24 +202,9 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 	}
 	minE, maxE, defE := set.limits()
 
-	to, err := req.To()
-	if err != nil {
-		return nil, fail(400, "Bad To header")
-	}
-	if !to.URI.IsSIP() {
-		return nil, fail(400, "Address-of-record is not a SIP URI")
-	}
-	// §10.3 step 1: the Request-URI names the domain; a registrar that
-	// is not also a proxy refuses the others, as it refuses an AOR in a
-	// domain it does not serve.
-	domain := strings.ToLower(to.URI.Host)
-	if set.IsLocal != nil {
-		if !set.IsLocal(ctx, strings.ToLower(req.RequestURI.Host)) {
-			return nil, fail(403, "Not a local domain")
-		}
-		if !set.IsLocal(ctx, domain) {
-			return nil, fail(403, "Address-of-record not in a local domain")
-		}
+	to, domain, rej := set.addressOfRecord(ctx, req)
+	if rej != nil {
+		return nil, rej
 	}
 	seq, err := req.CSeq()
 	if err != nil {
@@ -215,9 +225,9 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 				return nil, fail(403, "Credentials do not match the address-of-record")
 			}
 		case auth.Stale:
-			return nil, challenge(v, domain, true)
+			return nil, challenge(v, domain, true, "")
 		default:
-			return nil, challenge(v, domain, false)
+			return nil, challenge(v, domain, false, "")
 		}
 	}
 
@@ -225,9 +235,13 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 	// means a proxy added it behind the UA's back.
 	supported := optionTags(req, "Supported")
 	var path []string
+	obPath := false // RFC 5626 §6: the first Path URI carries "ob"
 	for p, err := range req.Paths() {
 		if err != nil {
 			return nil, fail(400, "Bad Path header")
+		}
+		if path == nil {
+			obPath = p.URI.Params.Has("ob")
 		}
 		path = append(path, p.String())
 	}
@@ -277,7 +291,7 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 		return res, nil
 	}
 
-	contacts, err := r.contacts(req, &to.URI, hdrExpires, hasExpires, minE, maxE, defE, supported, len(path))
+	contacts, err := r.contacts(req, &to.URI, hdrExpires, hasExpires, minE, maxE, defE, supported, obPath)
 	if err != nil {
 		return nil, err
 	}
@@ -340,16 +354,9 @@ func (r *Registrar) Challenge(req *sip.Message) *sip.Message {
 	if set == nil || set.Auth == nil || req.Method != "REGISTER" || req.Has("Authorization") {
 		return nil
 	}
-	to, err := req.To()
-	if err != nil || !to.URI.IsSIP() {
+	_, domain, rej := set.addressOfRecord(context.Background(), req)
+	if rej != nil {
 		return nil
-	}
-	domain := strings.ToLower(to.URI.Host)
-	if set.IsLocal != nil {
-		ctx := context.Background()
-		if !set.IsLocal(ctx, strings.ToLower(req.RequestURI.Host)) || !set.IsLocal(ctx, domain) {
-			return nil
-		}
 	}
 	// A retransmission must get the same 401, as a transaction would
 	// resend it: the nonces are seeded with what identifies the request
@@ -357,17 +364,17 @@ func (r *Registrar) Challenge(req *sip.Message) *sip.Message {
 	via, _ := req.Via()
 	from, _ := req.From()
 	seed := req.CallID() + "\x00" + req.Get("CSeq") + "\x00" + via.Params.Value("branch") + "\x00" + from.Tag()
-	cs := set.Auth.ChallengesFor(domain, false, seed)
-	res := sip.NewResponse(req, 401, "")
-	for _, c := range cs {
-		res.Headers = append(res.Headers, sip.NewHeader("WWW-Authenticate", c))
-	}
+	rej = challenge(set.Auth, domain, false, seed)
+	res := sip.NewResponse(req, rej.code, rej.reason)
+	res.Headers = append(res.Headers, rej.hdrs...)
 	return res
 }
 
-// challenge is the 401 that asks for credentials (§22.1, RFC 8760 §2.3).
-func challenge(v *auth.Verifier, realm string, stale bool) *reject {
-	cs := v.Challenges(realm, stale)
+// challenge is the 401 that asks for credentials (§22.1, RFC 8760 §2.3);
+// seed, when set, makes it the same for a retransmission
+// (auth.Verifier.ChallengesFor).
+func challenge(v *auth.Verifier, realm string, stale bool, seed string) *reject {
+	cs := v.ChallengesFor(realm, stale, seed)
 	hdrs := make([]sip.Header, len(cs))
 	for i, c := range cs {
 		hdrs[i] = sip.NewHeader("WWW-Authenticate", c)
@@ -400,7 +407,7 @@ func find(bs []location.Binding, c *contact) int {
 // contacts reads and checks the Contact header values (§10.3 steps 6 and
 // 7; RFC 5626 §6; RFC 5627 §5.1).
 func (r *Registrar) contacts(req *sip.Message, aor *sip.URI, hdrExpires uint32, hasExpires bool,
-	minE, maxE, defE uint32, supported map[string]bool, pathLen int) ([]contact, error) {
+	minE, maxE, defE uint32, supported map[string]bool, obPath bool) ([]contact, error) {
 	var out []contact
 	// RFC 5626 §6: outbound applies when the registrar is the first hop
 	// (one Via) or the first Path URI carries "ob".
@@ -411,13 +418,6 @@ func (r *Registrar) contacts(req *sip.Message, aor *sip.URI, hdrExpires uint32, 
 		}
 	}
 	firstHop := vias == 1
-	obPath := false
-	if pathLen > 0 {
-		for p := range req.Paths() {
-			obPath = p.URI.Params.Has("ob")
-			break
-		}
-	}
 	var tooShort bool
 	live, withRegID := 0, 0
 	for a, err := range req.Contacts() {

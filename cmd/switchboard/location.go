@@ -33,12 +33,12 @@ func locationCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, usage)
 		return 2
 	}
-	cfg, err := loadConfig(*cfgPath, *data)
+	dir, err := dataDirFor(*cfgPath, *data)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	st, err := location.Open(filepath.Join(cfg.DataDir, location.FileName))
+	st, err := location.Open(filepath.Join(dir, location.FileName))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

@@ -77,7 +77,7 @@ func userCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, name+": "+format+"\n", a...)
 		return 1
 	}
-	dir, err := userDataDir(*cfgPath, *dataDir)
+	dir, err := dataDirFor(*cfgPath, *dataDir)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -192,11 +192,12 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// userDataDir returns the data directory that `switchboard serve` with the
+// dataDirFor returns the data directory that `switchboard serve` with the
 // same -config and -data flags would use: dataDir when set, else the
 // data_dir of the configuration (config.Load: cfgPath, or with none
 // ./switchboard.yaml when present, else the default ./switchboard-data).
-func userDataDir(cfgPath, dataDir string) (string, error) {
+// The `user` and `location` commands use it.
+func dataDirFor(cfgPath, dataDir string) (string, error) {
 	if dataDir != "" {
 		return filepath.Abs(dataDir)
 	}
