@@ -86,5 +86,41 @@ type Store interface {
 	Close() error
 }
 
+// AsyncStore is a Store whose updates can complete without their caller
+// waiting: a registrar on the goroutine that read the request hands the
+// update over and answers when it is durable, instead of holding a
+// goroutine across the commit. Stores that write to disk or a network
+// implement it so that they can group many updates into one write.
+type AsyncStore interface {
+	Store
+	// UpdateAsync is Update without the wait. It returns at once,
+	// perhaps before fn has run, and calls done exactly once with what
+	// Update would have returned: when done gets a nil error, the new
+	// bindings are durable and visible to Lookup; with an error (fn's,
+	// ErrClosed, a failed write) nothing was written. fn has Update's
+	// contract. Updates of one aor are serialised as Update's are: fn
+	// sees the result of every update of aor whose done was called
+	// before this one began.
+	//
+	// done may run before UpdateAsync returns or on another goroutine.
+	// It must not block, and must not call the store's Update,
+	// UpdateAsync or Expire: stores may call it from the goroutine that
+	// commits. Neither UpdateAsync nor fn blocks on the disk or the
+	// network, though UpdateAsync may take a lock held for memory
+	// operations.
+	UpdateAsync(aor string, now time.Time, fn func(current []Binding) ([]Binding, error), done func([]Binding, error))
+}
+
+// UpdateAsync calls st.UpdateAsync when st is an AsyncStore; otherwise it
+// runs st.Update on a new goroutine (with a background context) and calls
+// done with its results.
+func UpdateAsync(st Store, aor string, now time.Time, fn func(current []Binding) ([]Binding, error), done func([]Binding, error)) {
+	if a, ok := st.(AsyncStore); ok {
+		a.UpdateAsync(aor, now, fn, done)
+		return
+	}
+	go func() { done(st.Update(context.Background(), aor, now, fn)) }()
+}
+
 // ErrClosed is returned by a Store used after Close.
 var ErrClosed = errors.New("location: store closed")

@@ -17,7 +17,7 @@ type Memory struct {
 	t table
 }
 
-var _ Store = (*Memory)(nil)
+var _ AsyncStore = (*Memory)(nil)
 
 // NewMemory returns an empty Memory; it is the same as new(Memory).
 func NewMemory() *Memory { return new(Memory) }
@@ -35,6 +35,14 @@ func (m *Memory) Lookup(_ context.Context, aor string, now time.Time) ([]Binding
 // copy, so fn and the caller may change the returned slice afterwards.
 func (m *Memory) Update(ctx context.Context, aor string, now time.Time, fn func(current []Binding) ([]Binding, error)) ([]Binding, error) {
 	return m.t.update(ctx, aor, now, fn, nil)
+}
+
+// UpdateAsync implements AsyncStore.UpdateAsync. Nothing is written
+// anywhere but memory, so done is called before UpdateAsync returns,
+// unless another update of the same stripe holds its lock: then both fn
+// and done run on a new goroutine once it is released.
+func (m *Memory) UpdateAsync(aor string, now time.Time, fn func(current []Binding) ([]Binding, error), done func([]Binding, error)) {
+	m.t.updateAsync(aor, now, fn, nil, done)
 }
 
 // List implements Store.List.

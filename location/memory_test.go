@@ -65,3 +65,33 @@ func benchUpdate(b *testing.B, st location.Store) {
 func BenchmarkMemoryUpdate(b *testing.B) {
 	benchUpdate(b, location.NewMemory())
 }
+
+// syncOnly hides the AsyncStore methods of a store.
+type syncOnly struct{ location.Store }
+
+// TestUpdateAsyncHelper: location.UpdateAsync works on a store that is not
+// an AsyncStore (through Update on a goroutine) as on one that is.
+func TestUpdateAsyncHelper(t *testing.T) {
+	now := time.Date(2026, time.March, 14, 15, 9, 26, 0, time.UTC)
+	for name, st := range map[string]location.Store{"async": location.NewMemory(), "sync": syncOnly{location.NewMemory()}} {
+		t.Run(name, func(t *testing.T) {
+			b := location.Binding{Contact: "sip:alice@192.0.2.1", Q: -1, Expires: now.Add(time.Hour)}
+			type outcome struct {
+				bs  []location.Binding
+				err error
+			}
+			ch := make(chan outcome, 1)
+			location.UpdateAsync(st, "sip:alice@example.com", now, func(cur []location.Binding) ([]location.Binding, error) {
+				return append(cur, b), nil
+			}, func(bs []location.Binding, err error) { ch <- outcome{bs, err} })
+			o := <-ch
+			if o.err != nil || len(o.bs) != 1 || o.bs[0].AOR != "sip:alice@example.com" {
+				t.Fatalf("done got %+v, %v; want the binding with its AOR", o.bs, o.err)
+			}
+			got, err := st.Lookup(context.Background(), "sip:alice@example.com", now)
+			if err != nil || len(got) != 1 || got[0].Contact != b.Contact {
+				t.Errorf("Lookup after done: %+v, %v", got, err)
+			}
+		})
+	}
+}

@@ -116,28 +116,64 @@ func (t *table) list(now time.Time) ([]Binding, error) {
 	return out, nil
 }
 
-// A committer makes the new bindings of aor durable before update installs
-// them; i is aor's stripe index, and the caller holds that stripe's update
-// lock. next is the table's copy, not yet installed: a committer may
-// normalise it in place (to what it stores) but must not keep it. When a
-// committer fails, nothing is installed.
-type committer func(i int, aor string, next []Binding) error
+// A committer makes the new bindings of aor durable before they are
+// installed. commit is called with the update lock of aor's stripe i held
+// and stored, the table's copy of the new bindings (nil for none), not yet
+// installed: a committer may normalise it in place (to what it stores). It
+// returns an error, having written nothing, when it refuses the bindings;
+// otherwise it owns the rest of the update: once the bindings are durable,
+// or the write has failed, it calls t.finish(i, aor, stored, err) and then
+// done(next, err), next being what fn returned (nil when err is not nil).
+type committer interface {
+	commit(i int, aor string, stored, next []Binding, done func([]Binding, error)) error
+}
 
-// update implements Store.Update, calling commit (when not nil) between fn
-// and installing fn's result.
+// update implements Store.Update on top of updateAsync: it returns once
+// done was called.
 func (t *table) update(ctx context.Context, aor string, now time.Time,
-	fn func([]Binding) ([]Binding, error), commit committer) ([]Binding, error) {
+	fn func([]Binding) ([]Binding, error), c committer) ([]Binding, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("location: updating %s: %w", aor, err)
 	}
+	type outcome struct {
+		bs  []Binding
+		err error
+	}
+	ch := make(chan outcome, 1)
+	t.updateAsync(aor, now, fn, c, func(bs []Binding, err error) { ch <- outcome{bs, err} })
+	o := <-ch
+	return o.bs, o.err
+}
+
+// updateAsync implements AsyncStore.UpdateAsync, handing fn's result to c
+// (when not nil) before it is installed. When another update of the
+// stripe holds its lock, the rest runs on a new goroutine that waits for
+// the lock, so that the caller never waits for a commit.
+func (t *table) updateAsync(aor string, now time.Time, fn func([]Binding) ([]Binding, error),
+	c committer, done func([]Binding, error)) {
 	i := stripeIndex(aor)
 	s := &t.stripes[i]
-	s.update.Lock()
-	defer s.update.Unlock()
-	if s.closed {
-		return nil, ErrClosed
+	if !s.update.TryLock() {
+		go func() {
+			s.update.Lock()
+			t.updateLocked(i, aor, now, fn, c, done)
+		}()
+		return
 	}
-	// Only Updates, which hold s.update, install a new slice for aor; an
+	t.updateLocked(i, aor, now, fn, c, done)
+}
+
+// updateLocked goes on with updateAsync once it holds stripe i's update
+// lock, which it releases (itself, or through c and finish).
+func (t *table) updateLocked(i int, aor string, now time.Time, fn func([]Binding) ([]Binding, error),
+	c committer, done func([]Binding, error)) {
+	s := &t.stripes[i]
+	if s.closed {
+		s.update.Unlock()
+		done(nil, ErrClosed)
+		return
+	}
+	// Only updates, which hold s.update, install a new slice for aor; an
 	// Expire may replace it concurrently (in Memory), hence the read lock.
 	s.mu.RLock()
 	current := liveCopy(s.m[aor], now)
@@ -145,10 +181,12 @@ func (t *table) update(ctx context.Context, aor string, now time.Time,
 
 	next, err := fn(current)
 	if err != nil {
-		return nil, err
+		s.update.Unlock()
+		done(nil, err)
+		return
 	}
 	// The table keeps its own copy, so that neither fn (which may keep
-	// what it returned) nor Update's caller can change stored bindings.
+	// what it returned) nor the caller can change stored bindings.
 	var stored []Binding
 	if len(next) > 0 {
 		stored = make([]Binding, len(next))
@@ -158,25 +196,34 @@ func (t *table) update(ctx context.Context, aor string, now time.Time,
 			stored[j].Path = slices.Clone(next[j].Path)
 		}
 	}
-	if commit != nil {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("location: updating %s: %w", aor, err)
+	if c != nil {
+		if err := c.commit(i, aor, stored, next, done); err != nil {
+			s.update.Unlock()
+			done(nil, err)
 		}
-		if err := commit(i, aor, stored); err != nil {
-			return nil, err
-		}
+		return
 	}
-	s.mu.Lock()
-	if stored == nil {
-		delete(s.m, aor)
-	} else {
-		if s.m == nil {
-			s.m = make(map[string][]Binding)
+	t.finish(i, aor, stored, nil)
+	done(next, nil)
+}
+
+// finish ends an update of aor in stripe i: it installs stored unless err
+// is not nil, and releases the stripe's update lock.
+func (t *table) finish(i int, aor string, stored []Binding, err error) {
+	s := &t.stripes[i]
+	if err == nil {
+		s.mu.Lock()
+		if stored == nil {
+			delete(s.m, aor)
+		} else {
+			if s.m == nil {
+				s.m = make(map[string][]Binding)
+			}
+			s.m[aor] = stored
 		}
-		s.m[aor] = stored
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
-	return next, nil
+	s.update.Unlock()
 }
 
 // removeExpiredLocked removes from stripe s the bindings not live at now

@@ -4,9 +4,12 @@
 // location.Store. It also implements Path (RFC 3327 §5.3), the registrar
 // side of Outbound (RFC 5626 §6) and public GRUUs (RFC 5627 §5).
 //
-// A Registrar is a stack.Handler for REGISTER. The 200 OK it sends lists
-// every current binding of the address-of-record with its remaining
-// expiry, and it is sent only after the store has made the change durable.
+// A Registrar is a stack.Handler for REGISTER, and its ServeInline a
+// stack.Server.Inline that serves REGISTER on the goroutine that read it
+// when the store can update asynchronously (location.AsyncStore). The
+// 200 OK it sends lists every current binding of the address-of-record
+// with its remaining expiry, and it is sent only after the store has made
+// the change durable.
 package registrar
 
 import (
@@ -126,10 +129,58 @@ func (r *Registrar) ServeSIP(ctx context.Context, tx *stack.Tx, req *sip.Message
 		tx.Reply(405, "", sip.NewHeader("Allow", "REGISTER"))
 		return
 	}
-	start := r.now()
-	res, err := r.register(ctx, tx, req, start)
-	log := r.logger()
+	now := r.now()
+	res, fn, err := r.register(ctx, tx, req, now)
+	if err == nil {
+		if fn == nil {
+			res.bindings, err = r.Store.Lookup(ctx, res.aor, now)
+		} else {
+			res.bindings, err = r.Store.Update(ctx, res.aor, now, fn)
+		}
+	}
+	r.answer(tx, req, now, res, err)
+}
+
+// ServeInline is the registrar's stack.Server.Inline. When the Store is a
+// location.AsyncStore, it takes every REGISTER on the goroutine that read
+// it: it checks the request there and answers at once when it is refused,
+// and otherwise hands the update to the store and answers from the
+// store's done, once the change is durable. The reading goroutine never
+// waits for the disk, and no handler goroutine is involved. It leaves
+// other methods, and everything when the store is not asynchronous, to
+// ServeSIP.
+func (r *Registrar) ServeInline(tx *stack.Tx, req *sip.Message) bool {
+	st, ok := r.Store.(location.AsyncStore)
+	if !ok || req.Method != "REGISTER" {
+		return false
+	}
+	now := r.now()
+	res, fn, err := r.register(context.Background(), tx, req, now)
+	switch {
+	case err != nil:
+		r.answer(tx, req, now, res, err)
+	case fn == nil:
+		// A query: Lookup may block in some stores; the
+		// credentials were checked (and their nonce count taken)
+		// already, so the request is not handed back to ServeSIP.
+		go func() {
+			res.bindings, err = st.Lookup(context.Background(), res.aor, now)
+			r.answer(tx, req, now, res, err)
+		}()
+	default:
+		st.UpdateAsync(res.aor, now, fn, func(bs []location.Binding, err error) {
+			res.bindings = bs
+			r.answer(tx, req, now, res, err)
+		})
+	}
+	return true
+}
+
+// answer sends the response to a REGISTER begun at now: 200 with res when
+// err is nil, otherwise the rejection err names or 500.
+func (r *Registrar) answer(tx *stack.Tx, req *sip.Message, now time.Time, res *result, err error) {
 	if err != nil {
+		log := r.logger()
 		var rej *reject
 		if !errors.As(err, &rej) {
 			log.Error("registrar: REGISTER failed", "call-id", req.CallID(), "from", tx.Source(), "err", err)
@@ -141,7 +192,7 @@ func (r *Registrar) ServeSIP(ctx context.Context, tx *stack.Tx, req *sip.Message
 		tx.Reply(rej.code, rej.reason, rej.hdrs...)
 		return
 	}
-	tx.Reply(200, "", res.headers(start)...)
+	tx.Reply(200, "", res.headers(now)...)
 }
 
 // result is what a successful REGISTER leaves: the bindings to list in the
@@ -195,7 +246,12 @@ func (set *Settings) addressOfRecord(ctx context.Context, req *sip.Message) (to 
 	return to, domain, nil
 }
 
-func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message, now time.Time) (*result, error) {
+// register checks a REGISTER and works out what it asks: the result to
+// answer with, less its bindings, and the update of the AOR's bindings to
+// make, or fn nil for a query (no Contact). An error is the answer owed
+// instead.
+func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message, now time.Time) (
+	res *result, fn func([]location.Binding) ([]location.Binding, error), err error) {
 	set := r.settings.Load()
 	if set == nil {
 		set = &Settings{}
@@ -204,30 +260,30 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 
 	to, domain, rej := set.addressOfRecord(ctx, req)
 	if rej != nil {
-		return nil, rej
+		return nil, nil, rej
 	}
 	seq, err := req.CSeq()
 	if err != nil {
-		return nil, fail(400, "Bad CSeq header")
+		return nil, nil, fail(400, "Bad CSeq header")
 	}
 	callID := req.CallID()
 
 	// §10.3 steps 3 and 4: authenticate, then authorise the user for
 	// this AOR: only its own user may change its bindings.
 	if v := set.Auth; v != nil {
-		user, res, err := v.Check(ctx, req, "Authorization", domain)
+		user, verdict, err := v.Check(ctx, req, "Authorization", domain)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		switch res {
+		switch verdict {
 		case auth.OK:
 			if user != sip.Unescape(to.URI.User) {
-				return nil, fail(403, "Credentials do not match the address-of-record")
+				return nil, nil, fail(403, "Credentials do not match the address-of-record")
 			}
 		case auth.Stale:
-			return nil, challenge(v, domain, true, "")
+			return nil, nil, challenge(v, domain, true, "")
 		default:
-			return nil, challenge(v, domain, false, "")
+			return nil, nil, challenge(v, domain, false, "")
 		}
 	}
 
@@ -238,7 +294,7 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 	obPath := false // RFC 5626 §6: the first Path URI carries "ob"
 	for p, err := range req.Paths() {
 		if err != nil {
-			return nil, fail(400, "Bad Path header")
+			return nil, nil, fail(400, "Bad Path header")
 		}
 		if path == nil {
 			obPath = p.URI.Params.Has("ob")
@@ -246,7 +302,7 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 		path = append(path, p.String())
 	}
 	if len(path) > 0 && !supported["path"] {
-		return nil, fail(420, "", sip.NewHeader("Unsupported", "path"))
+		return nil, nil, fail(420, "", sip.NewHeader("Unsupported", "path"))
 	}
 
 	// §10.3 step 5: the canonical AOR indexes the bindings.
@@ -256,11 +312,11 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 	hasExpires := req.Has("Expires")
 	if hasExpires {
 		if hdrExpires, err = req.Expires(); err != nil {
-			return nil, fail(400, "Bad Expires header")
+			return nil, nil, fail(400, "Bad Expires header")
 		}
 	}
 
-	res := &result{aor: aor, path: path, gruu: supported["gruu"], aorURI: aor}
+	res = &result{aor: aor, path: path, gruu: supported["gruu"], aorURI: aor}
 	flow := tx.Flow()
 	stamp := func(b *location.Binding) {
 		b.CallID, b.CSeq, b.Path, b.Updated = callID, seq.Seq, path, now
@@ -275,25 +331,21 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 			n++
 		}
 		if n != 1 || !hasExpires || hdrExpires != 0 {
-			return nil, fail(400, "Wildcard Contact needs Expires: 0 and no other Contact")
+			return nil, nil, fail(400, "Wildcard Contact needs Expires: 0 and no other Contact")
 		}
-		res.bindings, err = r.Store.Update(ctx, aor, now, func(cur []location.Binding) ([]location.Binding, error) {
+		return res, func(cur []location.Binding) ([]location.Binding, error) {
 			for i := range cur {
 				if cur[i].CallID == callID && seq.Seq <= cur[i].CSeq {
 					return nil, errOutOfOrder
 				}
 			}
 			return nil, nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		return res, nil
+		}, nil
 	}
 
 	contacts, err := r.contacts(req, &to.URI, hdrExpires, hasExpires, minE, maxE, defE, supported, obPath)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range contacts {
 		if contacts[i].regID != 0 && supported["outbound"] {
@@ -302,14 +354,13 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 	}
 	if len(contacts) == 0 {
 		// A query: list the bindings (§10.2.3).
-		res.bindings, err = r.Store.Lookup(ctx, aor, now)
-		return res, err
+		return res, nil, nil
 	}
 
 	// §10.3 step 7, with the Outbound binding rule of RFC 5626 §6: a
 	// Contact with +sip.instance and reg-id binds that pair, any other
 	// binds its URI.
-	res.bindings, err = r.Store.Update(ctx, aor, now, func(cur []location.Binding) ([]location.Binding, error) {
+	return res, func(cur []location.Binding) ([]location.Binding, error) {
 		next := cur
 		for i := range contacts {
 			c := &contacts[i]
@@ -335,11 +386,7 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 			}
 		}
 		return next, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	}, nil
 }
 
 // Challenge returns the 401 for a REGISTER that carries no Authorization

@@ -13,6 +13,13 @@
 // (400, 416, 420, 505 …), responses that fail it are dropped. An INVITE gets
 // 100 Trying when the handler has not answered within 200 ms.
 //
+// Two hooks run on the goroutine that read the request, before any
+// handler: Server.Stateless answers without a transaction (a digest
+// challenge), and Server.Inline takes a request whose answer needs no
+// blocking call, or comes later from another goroutine (a registrar
+// answering once its store has committed), sparing the hand-off to a
+// handler goroutine.
+//
 //	srv := &stack.Server{Handler: stack.HandlerFunc(func(ctx context.Context, tx *stack.Tx, req *sip.Message) {
 //		tx.Reply(200, "")
 //	})}
@@ -115,13 +122,38 @@ type Tx struct {
 	st  *transaction.ServerTx
 	req *sip.Message
 	srv *Server
+	// inline is set while Server.Inline decides, and stays set when it
+	// takes the request: the first final response then releases what
+	// serve reserved for it. released makes that happen once.
+	inline   bool
+	released atomic.Bool
 }
 
 // Request returns the request.
 func (t *Tx) Request() *sip.Message { return t.req }
 
 // Respond sends res, built with sip.NewResponse from the request.
-func (t *Tx) Respond(res *sip.Message) error { return t.st.Respond(res) }
+func (t *Tx) Respond(res *sip.Message) error {
+	err := t.st.Respond(res)
+	t.sent(res.StatusCode)
+	return err
+}
+
+// sent ends a request taken by Server.Inline once its final response has
+// been sent: it frees its MaxConcurrent slot, lets Shutdown go on, and
+// logs the request at debug as LogRequests does for handlers.
+func (t *Tx) sent(code int) {
+	if !t.inline || code < 200 || !t.released.CompareAndSwap(false, true) {
+		return
+	}
+	s := t.srv
+	if s.Logger != nil && s.Logger.Enabled(context.Background(), slog.LevelDebug) {
+		s.Logger.Debug("sip: request", "method", t.req.Method, "call-id", t.req.CallID(),
+			"from", t.st.Source.String(), "status", code)
+	}
+	<-s.sem
+	s.wg.Done()
+}
 
 // Reply builds a response to the request with code and reason (StatusText
 // when empty) and the extra headers, and sends it.
@@ -137,6 +169,7 @@ func (t *Tx) Reply(code int, reason string, hdrs ...sip.Header) error {
 	err := t.st.Respond(res)
 	*res = sip.Message{}
 	t.srv.responses.Put(res)
+	t.sent(code)
 	return err
 }
 
@@ -198,6 +231,18 @@ type Server struct {
 	// usual. It runs on the goroutine reading the transport: it must not
 	// block.
 	Stateless func(req *sip.Message) *sip.Message
+	// Inline, when set, is offered each new server transaction (a
+	// CANCEL's excepted) on the goroutine that read the request, before
+	// Handler: a transaction user that can answer without blocking takes
+	// the request there and spares its hand-off to a handler goroutine.
+	// Inline returns false to leave the request to Handler, having sent
+	// nothing. It returns true when it has taken the request: it then
+	// owns the response and must send a final one through tx, at once or
+	// later from any goroutine (once a store has committed, say). Until
+	// it has, the request holds its MaxConcurrent slot and Shutdown waits
+	// for it as for a running handler; when it has, the Server logs the
+	// request at debug on Logger. Inline must not block.
+	Inline func(tx *Tx, req *sip.Message) bool
 	// Transport, if set before Listen, is used as the transport layer;
 	// otherwise the Server makes one.
 	Transport *transport.Layer
@@ -313,6 +358,13 @@ func (s *Server) serve(st *transaction.ServerTx) {
 	}
 	s.wg.Add(1)
 	s.gate.RUnlock()
+	if s.Inline != nil {
+		tx.inline = true
+		if s.Inline(tx, req) {
+			return // released by tx.sent
+		}
+		tx.inline = false
+	}
 	select {
 	case s.work <- tx: // an idle handler goroutine takes it
 	default:

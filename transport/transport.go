@@ -79,6 +79,7 @@ type connKey struct {
 
 type udpSocket struct {
 	pc    *net.UDPConn
+	raw   *rawUDP // reads and writes pc (udp_linux.go)
 	local netip.AddrPort
 }
 
@@ -124,7 +125,12 @@ func (l *Layer) Listen(proto, addr string) (netip.AddrPort, error) {
 		if err := pc.SetReadBuffer(rb); err != nil {
 			l.logger().Warn("transport: setting the UDP receive buffer", "addr", addr, "bytes", rb, "err", err)
 		}
-		s := &udpSocket{pc: pc, local: pc.LocalAddr().(*net.UDPAddr).AddrPort()}
+		raw, err := newRawUDP(pc)
+		if err != nil {
+			pc.Close()
+			return netip.AddrPort{}, fmt.Errorf("transport: listen udp %s: %w", addr, err)
+		}
+		s := &udpSocket{pc: pc, raw: raw, local: pc.LocalAddr().(*net.UDPAddr).AddrPort()}
 		l.mu.Lock()
 		l.packets = append(l.packets, s)
 		l.mu.Unlock()
@@ -167,8 +173,9 @@ func (l *Layer) Listen(proto, addr string) (netip.AddrPort, error) {
 func (l *Layer) readUDP(s *udpSocket) {
 	defer l.wg.Done()
 	buf := make([]byte, sip.MaxMessageSize+1)
+	r := s.raw.reader(buf)
 	for {
-		n, from, err := s.pc.ReadFromUDPAddrPort(buf)
+		n, from, err := r.read()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -433,8 +440,7 @@ func (l *Layer) sendRequestOn(req *sip.Message, dst Flow) (Flow, error) {
 		}
 		setSentBy(req, UDP, s.local)
 		dst.Local = s.local
-		_, err := s.pc.WriteToUDPAddrPort(req.Bytes(), dst.Remote)
-		if err != nil {
+		if err := s.raw.send(req.Bytes(), dst.Remote); err != nil {
 			return dst, fmt.Errorf("transport: send to %s: %w", dst, err)
 		}
 		return dst, nil
@@ -686,7 +692,7 @@ func (l *Layer) Resend(w Wire) error {
 	if s == nil {
 		return fmt.Errorf("transport: no UDP socket for %s", to.Local)
 	}
-	if _, err := s.pc.WriteToUDPAddrPort(w.Bytes, to.Remote); err != nil {
+	if err := s.raw.send(w.Bytes, to.Remote); err != nil {
 		return fmt.Errorf("transport: send response to %s: %w", to.Remote, err)
 	}
 	return nil

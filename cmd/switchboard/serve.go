@@ -255,8 +255,8 @@ func (s *server) start() error {
 		tl.TLSConfig = tc
 	}
 	s.sip = &stack.Server{Handler: stack.Chain(mux, stack.LogRequests(s.log)), Transport: tl, Logger: s.log,
-		Stateless: s.reg.Challenge,
-		Policy:    sip.Policy{Role: sip.RoleRegistrar, Extensions: registrar.Extensions()}}
+		Stateless: s.reg.Challenge, Inline: s.reg.ServeInline,
+		Policy: sip.Policy{Role: sip.RoleRegistrar, Extensions: registrar.Extensions()}}
 	for _, l := range []struct {
 		proto string
 		addrs []string

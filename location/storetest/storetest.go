@@ -81,6 +81,11 @@ func Run(t *testing.T, c Config) {
 		t.Run("Reopen", s.reopen)
 		t.Run("ReopenExpire", s.reopenExpire)
 	}
+	// The AsyncStore cases run when the backend is one.
+	t.Run("Async", s.async)
+	t.Run("AsyncFnError", s.asyncFnError)
+	t.Run("AsyncConcurrentSameAOR", s.asyncConcurrentSameAOR)
+	t.Run("AsyncClosed", s.asyncClosed)
 }
 
 type suite struct{ c Config }
@@ -772,4 +777,164 @@ func (s suite) reopenExpire(t *testing.T) {
 	}
 	st3, _ := s.openIn(t, dir)
 	same(t, "Lookup an hour earlier after Expire and reopening", lookup(t, st3, alice, then), []location.Binding{cur}, false)
+}
+
+// openAsync opens a store and skips the test when it is not an
+// AsyncStore.
+func (s suite) openAsync(t *testing.T, dir string) location.AsyncStore {
+	t.Helper()
+	st, _ := s.openIn(t, dir)
+	a, ok := st.(location.AsyncStore)
+	if !ok {
+		t.Skipf("%T is not a location.AsyncStore", st)
+	}
+	return a
+}
+
+// outcome is what an UpdateAsync's done received.
+type outcome struct {
+	bs  []location.Binding
+	err error
+}
+
+// updateAsync runs UpdateAsync and returns a channel that receives what
+// done was given; a second call of done fails the test.
+func updateAsync(t *testing.T, st location.AsyncStore, aor string, now time.Time,
+	fn func([]location.Binding) ([]location.Binding, error)) <-chan outcome {
+	ch := make(chan outcome, 2)
+	var calls sync.Mutex
+	n := 0
+	st.UpdateAsync(aor, now, fn, func(bs []location.Binding, err error) {
+		calls.Lock()
+		n++
+		again := n > 1
+		calls.Unlock()
+		if again {
+			t.Errorf("UpdateAsync %s: done called again (%v)", aor, err)
+			return
+		}
+		ch <- outcome{bs, err}
+	})
+	return ch
+}
+
+// wait returns what the channel of updateAsync receives, failing the test
+// when done is not called within a minute.
+func wait(t *testing.T, ch <-chan outcome) outcome {
+	t.Helper()
+	select {
+	case o := <-ch:
+		return o
+	case <-time.After(time.Minute):
+		t.Fatal("UpdateAsync: done not called within a minute")
+		return outcome{}
+	}
+}
+
+// async checks that UpdateAsync writes what fn returns, gives done what
+// Update would return, and that the bindings are visible (and, for a
+// durable store, survive Close) once done is called.
+func (s suite) async(t *testing.T) {
+	dir := t.TempDir()
+	st := s.openAsync(t, dir)
+	b1 := binding(alice, "sip:alice@192.0.2.1", base().Add(time.Hour))
+	o := wait(t, updateAsync(t, st, alice, base(), appendOne(b1)))
+	if o.err != nil {
+		t.Fatalf("UpdateAsync: %v", o.err)
+	}
+	same(t, "done's bindings", o.bs, []location.Binding{b1}, false)
+	same(t, "Lookup after done", lookup(t, st, alice, base()), []location.Binding{b1}, false)
+
+	// fn sees the result of the update whose done was called.
+	b2 := binding(alice, "sip:alice@192.0.2.2", base().Add(2*time.Hour))
+	var seen []location.Binding
+	o = wait(t, updateAsync(t, st, alice, base(), func(cur []location.Binding) ([]location.Binding, error) {
+		seen = slices.Clone(cur)
+		return append(cur, b2), nil
+	}))
+	if o.err != nil {
+		t.Fatalf("UpdateAsync: %v", o.err)
+	}
+	same(t, "fn's current bindings", seen, []location.Binding{b1}, false)
+	same(t, "done's bindings", o.bs, []location.Binding{b1, b2}, false)
+
+	// Removing every binding.
+	o = wait(t, updateAsync(t, st, bob, base(), appendOne(binding(bob, "sip:bob@192.0.2.3", base().Add(time.Hour)))))
+	if o.err != nil {
+		t.Fatalf("UpdateAsync: %v", o.err)
+	}
+	o = wait(t, updateAsync(t, st, bob, base(), func([]location.Binding) ([]location.Binding, error) { return nil, nil }))
+	if o.err != nil || len(o.bs) != 0 {
+		t.Fatalf("UpdateAsync removing all = %v, %v; want none, nil", o.bs, o.err)
+	}
+	if got := lookup(t, st, bob, base()); len(got) != 0 {
+		t.Errorf("Lookup after removing all: %v", contacts(got))
+	}
+	if !s.c.Durable {
+		return
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	st2, _ := s.openIn(t, dir)
+	same(t, "List after reopening", list(t, st2, base()), byContact([]location.Binding{b1, b2}), true)
+}
+
+// asyncFnError checks that fn's error reaches done and nothing is written.
+func (s suite) asyncFnError(t *testing.T) {
+	st := s.openAsync(t, t.TempDir())
+	b := binding(alice, "sip:alice@192.0.2.1", base().Add(time.Hour))
+	set(t, st, alice, base(), b)
+	boom := errors.New("boom")
+	o := wait(t, updateAsync(t, st, alice, base(), func(cur []location.Binding) ([]location.Binding, error) {
+		return nil, boom
+	}))
+	if !errors.Is(o.err, boom) || o.bs != nil {
+		t.Fatalf("UpdateAsync with a failing fn = %v, %v; want nil, boom", o.bs, o.err)
+	}
+	same(t, "Lookup after the failed update", lookup(t, st, alice, base()), []location.Binding{b}, false)
+}
+
+// asyncConcurrentSameAOR starts many UpdateAsyncs of one AOR without
+// waiting, each appending a binding: every done is called once, without
+// an error, and no update is lost.
+func (s suite) asyncConcurrentSameAOR(t *testing.T) {
+	const n = 200
+	st := s.openAsync(t, t.TempDir())
+	var chans []<-chan outcome
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range n / 4 {
+				b := binding(alice, fmt.Sprintf("sip:alice@192.0.2.1;w=%d;i=%d", w, i), base().Add(time.Hour))
+				ch := updateAsync(t, st, alice, base(), appendOne(b))
+				mu.Lock()
+				chans = append(chans, ch)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, ch := range chans {
+		if o := wait(t, ch); o.err != nil {
+			t.Errorf("UpdateAsync: %v", o.err)
+		}
+	}
+	if got := lookup(t, st, alice, base()); len(got) != n {
+		t.Fatalf("%d bindings after %d concurrent asynchronous appends, want %d", len(got), n, n)
+	}
+}
+
+// asyncClosed checks that UpdateAsync on a closed store reports ErrClosed
+// through done.
+func (s suite) asyncClosed(t *testing.T) {
+	st := s.openAsync(t, t.TempDir())
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	o := wait(t, updateAsync(t, st, alice, base(), appendOne(binding(alice, "sip:alice@192.0.2.1", base().Add(time.Hour)))))
+	if !errors.Is(o.err, location.ErrClosed) {
+		t.Errorf("UpdateAsync after Close: %v, want ErrClosed", o.err)
+	}
 }
