@@ -20,53 +20,42 @@ import (
 const FileName = "location.db"
 
 // schemaVersion is the layout schema creates, kept in PRAGMA user_version
-// so that a later release can tell which migrations a file needs.
-const schemaVersion = 1
+// so that a release can tell which migrations a file needs:
+//
+//	1: a row per binding, sixteen columns, in the table bindings;
+//	2: a row per AOR in the table aors, its bindings encoded in a BLOB
+//	   (encode.go). Open migrates a version 1 file in one transaction.
+const schemaVersion = 2
 
 // schema is idempotent: Open applies it to new and existing files alike.
 // On an existing file, CREATE … IF NOT EXISTS takes no write lock, so a
 // second process (the CLI) opening the file does not disturb a server
 // writing it.
-//
-// Times are unix nanoseconds, so that they round-trip exactly; NULL is the
-// zero time. Addresses are netip.AddrPort text, ” for none. path holds the
-// Path values joined by line feeds, which a header value cannot contain;
-// NULL is no Path. conn holds the bits of the uint64.
 const schema = `
-CREATE TABLE IF NOT EXISTS bindings (
-	aor        TEXT    NOT NULL,
-	contact    TEXT    NOT NULL,
-	params     TEXT    NOT NULL,
-	q          INTEGER NOT NULL,
-	expires    INTEGER,
-	call_id    TEXT    NOT NULL,
-	cseq       INTEGER NOT NULL,
-	path       TEXT,
-	instance   TEXT    NOT NULL,
-	reg_id     INTEGER NOT NULL,
-	transport  TEXT    NOT NULL,
-	source     TEXT    NOT NULL,
-	local      TEXT    NOT NULL,
-	conn       INTEGER NOT NULL,
-	user_agent TEXT    NOT NULL,
-	updated    INTEGER
-);
-CREATE INDEX IF NOT EXISTS bindings_aor ON bindings (aor);
+CREATE TABLE IF NOT EXISTS aors (
+	aor      TEXT PRIMARY KEY,
+	bindings BLOB NOT NULL
+) WITHOUT ROWID;
 `
 
 const (
-	columns = `aor, contact, params, q, expires, call_id, cseq, path, instance, reg_id,
-		transport, source, local, conn, user_agent, updated`
-	selectSQL = `SELECT ` + columns + ` FROM bindings ORDER BY rowid`
-	insertSQL = `INSERT INTO bindings (` + columns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	deleteSQL = `DELETE FROM bindings WHERE aor = ?`
-	expireSQL = `DELETE FROM bindings WHERE expires IS NULL OR expires <= ?`
+	selectSQL = `SELECT aor, bindings FROM aors`
+	upsertSQL = `INSERT OR REPLACE INTO aors (aor, bindings) VALUES (?, ?)`
+	deleteSQL = `DELETE FROM aors WHERE aor = ?`
 )
 
-// pathSep joins Path values in the path column. A Path value as a
-// registrar keeps it has no line feed (RFC 3261 §7.3.1 lets folding be
-// replaced by a space), and Update refuses one that has.
+// The version 1 layout, read once to migrate a file. Times were unix
+// nanoseconds, NULL for the zero time; addresses netip.AddrPort text, ”
+// for none; path the Path values joined by line feeds, NULL for none.
+const (
+	v1Columns = `aor, contact, params, q, expires, call_id, cseq, path, instance, reg_id,
+		transport, source, local, conn, user_agent, updated`
+	v1SelectSQL = `SELECT ` + v1Columns + ` FROM bindings ORDER BY rowid`
+)
+
+// pathSep joined Path values in version 1's path column. A Path value as
+// a registrar keeps it has no line feed (RFC 3261 §7.3.1 lets folding be
+// replaced by a space), and Update still refuses one that has.
 const pathSep = "\n"
 
 // maxBatch is the most writes the writer commits in one transaction.
@@ -121,8 +110,8 @@ type SQLite struct {
 
 var _ AsyncStore = (*SQLite)(nil)
 
-// A write is one unit of work for the writer: replace every row of aor
-// with rows, or (expire) delete every row not live at now.
+// A write is one unit of work for the writer: replace every binding of
+// aor with rows (an update), or of several AORs with theirs (an Expire).
 type write struct {
 	aor  string
 	rows []Binding
@@ -133,9 +122,17 @@ type write struct {
 	next   []Binding
 	done   func([]Binding, error)
 
-	expire bool
-	now    time.Time
-	result chan error // for expire: capacity 1; receives the commit's outcome
+	// For an Expire: the AORs whose expired bindings it drops, and the
+	// channel (capacity 1) that receives the commit's outcome.
+	expire  bool
+	expired []aorRows
+	result  chan error
+}
+
+// aorRows is the bindings an AOR keeps after an Expire.
+type aorRows struct {
+	aor  string
+	rows []Binding
 }
 
 // Open opens the location database at path (by convention
@@ -186,14 +183,63 @@ func (s *SQLite) init(ctx context.Context) error {
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
 			return fmt.Errorf("location: setting the schema version of %s: %w", s.path, err)
 		}
+	case v == 1:
+		if err := s.migrate1(ctx); err != nil {
+			return fmt.Errorf("location: migrating %s from schema version 1: %w", s.path, err)
+		}
 	case v > schemaVersion:
 		return fmt.Errorf("location: %s has schema version %d, newer than the %d this switchboard knows; run a newer switchboard", s.path, v, schemaVersion)
 	}
 	return s.load(ctx)
 }
 
-// load reads every row, expired ones included, into s.t. The writer has
-// not started, so nothing else touches s.t.
+// migrate1 moves the bindings of a version 1 file into the aors table, in
+// their order, drops the old table and sets the version, all in one
+// transaction: a crash leaves the file as it was.
+func (s *SQLite) migrate1(ctx context.Context) error {
+	tx, err := s.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, v1SelectSQL)
+	if err != nil {
+		return err
+	}
+	byAOR := map[string][]Binding{}
+	var order []string
+	for rows.Next() {
+		b, err := scanBinding(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		if _, ok := byAOR[b.AOR]; !ok {
+			order = append(order, b.AOR)
+		}
+		byAOR[b.AOR] = append(byAOR[b.AOR], b)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	var buf []byte
+	for _, aor := range order {
+		buf = appendBindings(buf[:0], byAOR[aor])
+		if _, err := tx.ExecContext(ctx, upsertSQL, aor, buf); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "DROP TABLE bindings"); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// load reads every row, expired bindings included, into s.t. The writer
+// has not started, so nothing else touches s.t.
 func (s *SQLite) load(ctx context.Context) error {
 	rows, err := s.conn.QueryContext(ctx, selectSQL)
 	if err != nil {
@@ -201,15 +247,25 @@ func (s *SQLite) load(ctx context.Context) error {
 	}
 	defer rows.Close()
 	for rows.Next() {
-		b, err := scanBinding(rows)
-		if err != nil {
+		var (
+			aor  string
+			data []byte
+		)
+		if err := rows.Scan(&aor, &data); err != nil {
 			return fmt.Errorf("location: reading %s: %w", s.path, err)
 		}
-		st := &s.t.stripes[stripeIndex(b.AOR)]
+		bs, err := decodeBindings(aor, data)
+		if err != nil {
+			return fmt.Errorf("location: reading %s: the bindings of %s: %w", s.path, aor, err)
+		}
+		if len(bs) == 0 {
+			continue
+		}
+		st := &s.t.stripes[stripeIndex(aor)]
 		if st.m == nil {
 			st.m = make(map[string][]Binding)
 		}
-		st.m[b.AOR] = append(st.m[b.AOR], b)
+		st.m[aor] = bs
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("location: reading %s: %w", s.path, err)
@@ -217,7 +273,7 @@ func (s *SQLite) load(ctx context.Context) error {
 	return nil
 }
 
-// scanBinding reads one row of selectSQL.
+// scanBinding reads one row of v1SelectSQL.
 func scanBinding(rows *sql.Rows) (Binding, error) {
 	var (
 		b                    Binding
@@ -250,13 +306,6 @@ func parseAddrPort(s string) (netip.AddrPort, error) {
 		return netip.AddrPort{}, nil
 	}
 	return netip.ParseAddrPort(s)
-}
-
-func addrPortText(ap netip.AddrPort) string {
-	if !ap.IsValid() {
-		return ""
-	}
-	return ap.String()
 }
 
 // fromNanos is the inverse of nanos.
@@ -377,25 +426,40 @@ func (s *SQLite) Expire(ctx context.Context, now time.Time) (int, error) {
 	}
 	defer s.t.unlockAll()
 	n := 0
+	var expired []aorRows
 	for i := range s.t.stripes {
 		st := &s.t.stripes[i]
 		st.mu.RLock()
-		n += st.countExpiredLocked(now)
+		for aor, bs := range st.m {
+			live := 0
+			for j := range bs {
+				if bs[j].Live(now) {
+					live++
+				}
+			}
+			if live < len(bs) {
+				n += len(bs) - live
+				expired = append(expired, aorRows{aor, liveCopy(bs, now)})
+			}
+		}
 		st.mu.RUnlock()
 	}
 	if n == 0 {
 		return 0, nil
 	}
-	w := &write{expire: true, now: now, result: make(chan error, 1)}
+	w := &write{expire: true, expired: expired, result: make(chan error, 1)}
 	s.q.put(w)
 	if err := <-w.result; err != nil {
 		return 0, err
 	}
-	n = 0
-	for i := range s.t.stripes {
-		st := &s.t.stripes[i]
+	for _, e := range expired {
+		st := &s.t.stripes[stripeIndex(e.aor)]
 		st.mu.Lock()
-		n += st.removeExpiredLocked(now)
+		if e.rows == nil {
+			delete(st.m, e.aor)
+		} else {
+			st.m[e.aor] = e.rows
+		}
 		st.mu.Unlock()
 	}
 	return n, nil
@@ -551,9 +615,10 @@ func (s *SQLite) finish(wr *write, err error) {
 // A writer holds the writer goroutine's prepared statements and the
 // argument slice it reuses for every row.
 type writer struct {
-	begin, commit, rollback, del, ins, expire driver.StmtExecContext
-	stmts                                     []driver.Stmt // to close
-	args                                      [16]driver.NamedValue
+	begin, commit, rollback, del, upsert driver.StmtExecContext
+	stmts                                []driver.Stmt // to close
+	args                                 [2]driver.NamedValue
+	buf                                  []byte // the encoding of one AOR's bindings
 }
 
 // newWriter prepares the writer's statements on the driver connection dc.
@@ -571,7 +636,7 @@ func newWriter(dc any) (*writer, error) {
 		sql  string
 	}{
 		{&w.begin, "BEGIN IMMEDIATE"}, {&w.commit, "COMMIT"}, {&w.rollback, "ROLLBACK"},
-		{&w.del, deleteSQL}, {&w.ins, insertSQL}, {&w.expire, expireSQL},
+		{&w.del, deleteSQL}, {&w.upsert, upsertSQL},
 	} {
 		st, err := pc.PrepareContext(context.Background(), p.sql)
 		if err != nil {
@@ -617,20 +682,14 @@ func (w *writer) commitBatch(batch []*write) (err error) {
 		}
 	}()
 	for _, wr := range batch {
-		if wr.expire {
-			w.args[0].Value = wr.now.UnixNano()
-			if _, err := w.exec(w.expire, 1); err != nil {
+		if !wr.expire {
+			if err := w.put(wr.aor, wr.rows); err != nil {
 				return err
 			}
 			continue
 		}
-		aor := driver.Value(wr.aor) // boxed once for every row
-		w.args[0].Value = aor
-		if _, err := w.exec(w.del, 1); err != nil {
-			return err
-		}
-		for i := range wr.rows {
-			if err := w.insert(aor, &wr.rows[i]); err != nil {
+		for _, e := range wr.expired {
+			if err := w.put(e.aor, e.rows); err != nil {
 				return err
 			}
 		}
@@ -639,29 +698,20 @@ func (w *writer) commitBatch(batch []*write) (err error) {
 	return err
 }
 
-// insert adds one row for b, which normalise has accepted.
-func (w *writer) insert(aor driver.Value, b *Binding) error {
-	a := &w.args
-	a[0].Value = aor
-	a[1].Value = b.Contact
-	a[2].Value = b.Params
-	a[3].Value = int64(b.Q)
-	a[4].Value, _ = nanos(b.Expires)
-	a[5].Value = b.CallID
-	a[6].Value = int64(b.CSeq)
-	a[7].Value = nil
-	if b.Path != nil {
-		a[7].Value = strings.Join(b.Path, pathSep)
+// put replaces the row of aor with one holding rows, which normalise has
+// accepted, or deletes it when rows is empty.
+func (w *writer) put(aor string, rows []Binding) error {
+	w.args[0].Value = aor
+	if len(rows) == 0 {
+		_, err := w.exec(w.del, 1)
+		return err
 	}
-	a[8].Value = b.Instance
-	a[9].Value = int64(b.RegID)
-	a[10].Value = b.Transport
-	a[11].Value = addrPortText(b.Source)
-	a[12].Value = addrPortText(b.Local)
-	a[13].Value = int64(b.Conn)
-	a[14].Value = b.UserAgent
-	a[15].Value, _ = nanos(b.Updated)
-	_, err := w.exec(w.ins, len(a))
+	w.buf = appendBindings(w.buf[:0], rows)
+	// The driver copies a []byte argument (SQLITE_TRANSIENT), so the
+	// buffer is reused.
+	w.args[1].Value = w.buf
+	_, err := w.exec(w.upsert, 2)
+	w.args[1].Value = nil
 	return err
 }
 

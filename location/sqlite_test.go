@@ -338,7 +338,7 @@ func TestSQLiteCommitFailure(t *testing.T) {
 	if err := put(ctx, s, good); err != nil {
 		t.Fatal(err)
 	}
-	vandal, err := sqlitedb.Open(path, "DROP TABLE bindings")
+	vandal, err := sqlitedb.Open(path, "DROP TABLE aors")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,4 +476,106 @@ func BenchmarkSQLiteUpdate(b *testing.B) {
 	if c := after.Commits - before.Commits; c > 0 {
 		b.ReportMetric(float64(after.Writes-before.Writes)/float64(c), "writes/commit")
 	}
+}
+
+// schemaV1 is the layout of the first release (schema version 1), for the
+// migration test.
+const schemaV1 = `
+CREATE TABLE bindings (
+	aor        TEXT    NOT NULL,
+	contact    TEXT    NOT NULL,
+	params     TEXT    NOT NULL,
+	q          INTEGER NOT NULL,
+	expires    INTEGER,
+	call_id    TEXT    NOT NULL,
+	cseq       INTEGER NOT NULL,
+	path       TEXT,
+	instance   TEXT    NOT NULL,
+	reg_id     INTEGER NOT NULL,
+	transport  TEXT    NOT NULL,
+	source     TEXT    NOT NULL,
+	local      TEXT    NOT NULL,
+	conn       INTEGER NOT NULL,
+	user_agent TEXT    NOT NULL,
+	updated    INTEGER
+);
+CREATE INDEX bindings_aor ON bindings (aor);
+INSERT INTO bindings VALUES
+	('sip:alice@example.com', 'sip:alice@192.0.2.1:5060', '+sip.instance="<urn:uuid:1>";reg-id=1', 500,
+	 1775044800123456789, 'call-1', 7, '<sip:p1.example.com;lr>' || char(10) || '<sip:p2.example.com;lr;ob>',
+	 '<urn:uuid:1>', 1, 'TCP', '192.0.2.1:5060', '192.0.2.254:5060', 42, 'phone/1.0', 1775041200000000000),
+	('sip:bob@example.com', 'sip:bob@[2001:db8::1]:5062', '', -1,
+	 1775044800000000000, 'call-2', 1, NULL, '', 0, 'UDP', '[2001:db8::1]:5062', '', 0, '', NULL),
+	('sip:alice@example.com', 'sip:alice@192.0.2.9', '', -1,
+	 NULL, 'call-3', 2, NULL, '', 0, 'UDP', '', '', 0, '', NULL);
+PRAGMA user_version = 1;
+`
+
+// TestSQLiteMigratesVersion1: a file of schema version 1 (a row per
+// binding) opens with every binding and field, in order, and is left at
+// the current version without the old table.
+func TestSQLiteMigratesVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), location.FileName)
+	db, err := sqlitedb.Open(path, schemaV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s := openSQLite(t, path)
+	exp := time.Unix(0, 1775044800123456789).UTC()
+	want := []location.Binding{
+		{AOR: "sip:alice@example.com", Contact: "sip:alice@192.0.2.1:5060", Params: `+sip.instance="<urn:uuid:1>";reg-id=1`,
+			Q: 500, Expires: exp, CallID: "call-1", CSeq: 7, Path: []string{"<sip:p1.example.com;lr>", "<sip:p2.example.com;lr;ob>"},
+			Instance: "<urn:uuid:1>", RegID: 1, Transport: "TCP", Source: netip.MustParseAddrPort("192.0.2.1:5060"),
+			Local: netip.MustParseAddrPort("192.0.2.254:5060"), Conn: 42, UserAgent: "phone/1.0", Updated: time.Unix(0, 1775041200000000000).UTC()},
+		{AOR: "sip:alice@example.com", Contact: "sip:alice@192.0.2.9", Q: -1, CallID: "call-3", CSeq: 2, Transport: "UDP"},
+		{AOR: "sip:bob@example.com", Contact: "sip:bob@[2001:db8::1]:5062", Q: -1, Expires: time.Unix(0, 1775044800000000000).UTC(),
+			CallID: "call-2", CSeq: 1, Transport: "UDP", Source: netip.MustParseAddrPort("[2001:db8::1]:5062")},
+	}
+	check := func(when string, s *location.SQLite) {
+		t.Helper()
+		// The second alice binding never expires (NULL): looked up at
+		// the zero time every binding is live.
+		got, err := s.List(context.Background(), time.Time{}.Add(-time.Nanosecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		alice, err := s.Lookup(context.Background(), "sip:alice@example.com", time.Time{}.Add(-time.Nanosecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(alice) != 2 || alice[0].Contact != want[0].Contact || alice[1].Contact != want[1].Contact {
+			t.Errorf("%s: alice's bindings %v, want them in the file's order", when, alice)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d bindings, want %d: %+v", when, len(got), len(want), got)
+		}
+		for i := range want {
+			if !equal(got[i], want[i]) {
+				t.Errorf("%s: binding %d\n got %+v\nwant %+v", when, i, got[i], want[i])
+			}
+		}
+	}
+	check("after migrating", s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = sqlitedb.Open(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var version, old int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("SELECT count(*) FROM sqlite_master WHERE name = 'bindings'").Scan(&old); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if version != 2 || old != 0 {
+		t.Errorf("after migrating: user_version %d, old table present %d; want 2 and 0", version, old)
+	}
+	s = openSQLite(t, path)
+	defer s.Close()
+	check("reopened", s)
 }

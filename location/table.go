@@ -258,20 +258,6 @@ func (s *stripe) removeExpiredLocked(now time.Time) int {
 	return n
 }
 
-// countExpiredLocked returns how many bindings of stripe s are not live at
-// now. The caller holds s.mu.
-func (s *stripe) countExpiredLocked(now time.Time) int {
-	n := 0
-	for _, bs := range s.m {
-		for i := range bs {
-			if !bs[i].Live(now) {
-				n++
-			}
-		}
-	}
-	return n
-}
-
 // lockAll takes every stripe's update lock, in order, and returns
 // ErrClosed (holding none) when the table is closed. Updates take a single
 // stripe lock, so taking them in order cannot deadlock.
