@@ -128,19 +128,32 @@ type committer interface {
 	commit(i int, aor string, stored, next []Binding, done func([]Binding, error)) error
 }
 
-// update implements Store.Update on top of updateAsync: it returns once
-// done was called.
+// update implements Store.Update: it waits for aor's stripe lock, and for
+// c's commit when c is not nil.
 func (t *table) update(ctx context.Context, aor string, now time.Time,
 	fn func([]Binding) ([]Binding, error), c committer) ([]Binding, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("location: updating %s: %w", aor, err)
+	}
+	i := stripeIndex(aor)
+	t.stripes[i].update.Lock()
+	if c == nil {
+		// Memory: nothing to wait for but the lock, and no channel to
+		// allocate.
+		next, stored, err := t.prepareLocked(i, aor, now, fn)
+		if err != nil {
+			t.stripes[i].update.Unlock()
+			return nil, err
+		}
+		t.finish(i, aor, stored, nil)
+		return next, nil
 	}
 	type outcome struct {
 		bs  []Binding
 		err error
 	}
 	ch := make(chan outcome, 1)
-	t.updateAsync(aor, now, fn, c, func(bs []Binding, err error) { ch <- outcome{bs, err} })
+	t.updateLocked(i, aor, now, fn, c, func(bs []Binding, err error) { ch <- outcome{bs, err} })
 	o := <-ch
 	return o.bs, o.err
 }
@@ -163,15 +176,35 @@ func (t *table) updateAsync(aor string, now time.Time, fn func([]Binding) ([]Bin
 	t.updateLocked(i, aor, now, fn, c, done)
 }
 
-// updateLocked goes on with updateAsync once it holds stripe i's update
-// lock, which it releases (itself, or through c and finish).
+// updateLocked goes on with an update once it holds stripe i's update
+// lock, which it releases (itself, or through c and finish), and calls
+// done.
 func (t *table) updateLocked(i int, aor string, now time.Time, fn func([]Binding) ([]Binding, error),
 	c committer, done func([]Binding, error)) {
+	next, stored, err := t.prepareLocked(i, aor, now, fn)
+	if err != nil {
+		t.stripes[i].update.Unlock()
+		done(nil, err)
+		return
+	}
+	if c != nil {
+		if err := c.commit(i, aor, stored, next, done); err != nil {
+			t.stripes[i].update.Unlock()
+			done(nil, err)
+		}
+		return
+	}
+	t.finish(i, aor, stored, nil)
+	done(next, nil)
+}
+
+// prepareLocked runs fn on the live bindings of aor, whose stripe i's
+// update lock the caller holds, and returns what fn returned (its AOR
+// fields set) and the table's own copy of it to store (nil for none).
+func (t *table) prepareLocked(i int, aor string, now time.Time, fn func([]Binding) ([]Binding, error)) (next, stored []Binding, err error) {
 	s := &t.stripes[i]
 	if s.closed {
-		s.update.Unlock()
-		done(nil, ErrClosed)
-		return
+		return nil, nil, ErrClosed
 	}
 	// Only updates, which hold s.update, install a new slice for aor; an
 	// Expire may replace it concurrently (in Memory), hence the read lock.
@@ -179,15 +212,12 @@ func (t *table) updateLocked(i int, aor string, now time.Time, fn func([]Binding
 	current := liveCopy(s.m[aor], now)
 	s.mu.RUnlock()
 
-	next, err := fn(current)
+	next, err = fn(current)
 	if err != nil {
-		s.update.Unlock()
-		done(nil, err)
-		return
+		return nil, nil, err
 	}
 	// The table keeps its own copy, so that neither fn (which may keep
 	// what it returned) nor the caller can change stored bindings.
-	var stored []Binding
 	if len(next) > 0 {
 		stored = make([]Binding, len(next))
 		for j := range next {
@@ -196,15 +226,7 @@ func (t *table) updateLocked(i int, aor string, now time.Time, fn func([]Binding
 			stored[j].Path = slices.Clone(next[j].Path)
 		}
 	}
-	if c != nil {
-		if err := c.commit(i, aor, stored, next, done); err != nil {
-			s.update.Unlock()
-			done(nil, err)
-		}
-		return
-	}
-	t.finish(i, aor, stored, nil)
-	done(next, nil)
+	return next, stored, nil
 }
 
 // finish ends an update of aor in stripe i: it installs stored unless err

@@ -168,8 +168,17 @@ func (r *Registrar) ServeInline(tx *stack.Tx, req *sip.Message) bool {
 			r.answer(tx, req, now, res, err)
 		}()
 	default:
+		// done runs on the store's writer, which must not block: a
+		// UDP send does not, but a write on a connection may wait for
+		// a slow peer (or a new connection), so that goes to a
+		// goroutine of its own.
+		stream := tx.Flow().Reliable()
 		st.UpdateAsync(res.aor, now, fn, func(bs []location.Binding, err error) {
 			res.bindings = bs
+			if stream {
+				go r.answer(tx, req, now, res, err)
+				return
+			}
 			r.answer(tx, req, now, res, err)
 		})
 	}
