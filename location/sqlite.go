@@ -64,17 +64,18 @@ const maxBatch = 512
 // commitDelay is how long the writer lingers for more writes before it
 // commits a batch, but only while writes are coming in concurrently (the
 // batch before held more than one), and only until lingerBatch writes are
-// waiting: under load each commit (an fsync, and the wake-ups around it)
-// then carries more registrations, at the price of at most that much
-// latency; a lone write is committed at once. Measured with SIPp at 4 000
-// registrations/s, 1 ms batches cost 0.134–0.145 CPU-s per 1000, 4 ms
-// 0.121–0.127 and 10 ms 0.108–0.117; without the early end at
-// lingerBatch, 10 ms stalled SIPp into retransmissions at 12 000/s.
-const commitDelay = 5 * time.Millisecond
+// waiting: under load each commit (an fsync, and the runtime's wake-ups
+// around it) then carries more registrations, at the price of at most
+// that much latency; a lone write is committed at once. Measured with SIPp
+// at 4 000 registrations/s, CPU-s per 1000: 1 ms 0.134–0.145, 5 ms (ending
+// at 32 writes) 0.131–0.137, 10 ms (ending at 64) 0.117; at 8 000 and
+// 10 000/s 10 ms/64 was no worse than 5 ms/32. A fixed 10 ms without the
+// early end stalled SIPp into retransmissions at 12 000/s.
+const commitDelay = 10 * time.Millisecond
 
 // lingerBatch ends the linger early: by then a commit is cheap per write,
 // and waiting longer only adds latency.
-const lingerBatch = 32
+const lingerBatch = 64
 
 // SQLite is the embedded Store: an SQLite database file in write-ahead-log
 // mode with synchronous=FULL (see internal/sqlitedb), and a copy of every
