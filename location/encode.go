@@ -110,13 +110,13 @@ func (d *decoder) uvarint(what string) uint64 {
 	return v
 }
 
+// varint undoes binary.AppendVarint's zig-zag over a uvarint.
 func (d *decoder) varint(what string) int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail(what)
-		return 0
+	u := d.uvarint(what)
+	v := int64(u >> 1)
+	if u&1 != 0 {
+		v = ^v
 	}
-	d.b = d.b[n:]
 	return v
 }
 
