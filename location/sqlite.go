@@ -129,9 +129,9 @@ type write struct {
 	next   []Binding
 	done   func([]Binding, error)
 
-	// For an Expire: the AORs whose expired bindings it drops, and the
-	// channel (capacity 1) that receives the commit's outcome.
-	expire  bool
+	// For an Expire (result not nil): the AORs whose expired bindings it
+	// drops, and the channel (capacity 1) that receives the commit's
+	// outcome.
 	expired []aorRows
 	result  chan error
 }
@@ -438,13 +438,7 @@ func (s *SQLite) Expire(ctx context.Context, now time.Time) (int, error) {
 		st := &s.t.stripes[i]
 		st.mu.RLock()
 		for aor, bs := range st.m {
-			live := 0
-			for j := range bs {
-				if bs[j].Live(now) {
-					live++
-				}
-			}
-			if live < len(bs) {
+			if live := countLive(bs, now); live < len(bs) {
 				n += len(bs) - live
 				expired = append(expired, aorRows{aor, liveCopy(bs, now)})
 			}
@@ -454,7 +448,7 @@ func (s *SQLite) Expire(ctx context.Context, now time.Time) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	w := &write{expire: true, expired: expired, result: make(chan error, 1)}
+	w := &write{expired: expired, result: make(chan error, 1)}
 	s.q.put(w)
 	if err := <-w.result; err != nil {
 		return 0, err
@@ -629,7 +623,7 @@ func (s *SQLite) run(ready chan<- error) {
 // finish ends wr, committed when err is nil: it wakes an Expire, or
 // installs an update's bindings, releases its stripe and calls its done.
 func (s *SQLite) finish(wr *write, err error) {
-	if wr.expire {
+	if wr.result != nil {
 		wr.result <- err
 		return
 	}
@@ -714,7 +708,7 @@ func (w *writer) commitBatch(batch []*write) (err error) {
 		}
 	}()
 	for _, wr := range batch {
-		if !wr.expire {
+		if wr.result == nil {
 			if err := w.put(wr.aor, wr.rows); err != nil {
 				return err
 			}

@@ -64,15 +64,21 @@ func appendLive(dst, bs []Binding, now time.Time) []Binding {
 	return dst
 }
 
-// liveCopy returns a deep copy of the bindings of bs live at now, or nil
-// when none is.
-func liveCopy(bs []Binding, now time.Time) []Binding {
+// countLive returns how many bindings of bs are live at now.
+func countLive(bs []Binding, now time.Time) int {
 	n := 0
 	for i := range bs {
 		if bs[i].Live(now) {
 			n++
 		}
 	}
+	return n
+}
+
+// liveCopy returns a deep copy of the bindings of bs live at now, or nil
+// when none is.
+func liveCopy(bs []Binding, now time.Time) []Binding {
+	n := countLive(bs, now)
 	if n == 0 {
 		return nil
 	}
@@ -253,12 +259,7 @@ func (t *table) finish(i int, aor string, stored []Binding, err error) {
 func (s *stripe) removeExpiredLocked(now time.Time) int {
 	n := 0
 	for aor, bs := range s.m {
-		live := 0
-		for i := range bs {
-			if bs[i].Live(now) {
-				live++
-			}
-		}
+		live := countLive(bs, now)
 		switch {
 		case live == len(bs):
 			continue
