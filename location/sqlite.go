@@ -6,8 +6,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,23 +27,29 @@ const FileName = "location.db"
 //	1: a row per binding, sixteen columns, in the table bindings;
 //	2: a row per AOR in the table aors, its bindings encoded in a BLOB
 //	   (encode.go). Open migrates a version 1 file in one transaction.
-const schemaVersion = 2
+//	3: the table journal, the number of the last journal record in the
+//	   database (journal.go). A release that knows only version 2 would
+//	   ignore the journals, and so refuses the file.
+const schemaVersion = 3
 
 // schema is idempotent: Open applies it to new and existing files alike.
-// On an existing file, CREATE … IF NOT EXISTS takes no write lock, so a
-// second process (the CLI) opening the file does not disturb a server
-// writing it.
 const schema = `
 CREATE TABLE IF NOT EXISTS aors (
 	aor      TEXT PRIMARY KEY,
 	bindings BLOB NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS journal (
+	id  INTEGER PRIMARY KEY CHECK (id = 1),
+	seq INTEGER NOT NULL
+);
 `
 
 const (
 	selectSQL = `SELECT aor, bindings FROM aors`
 	upsertSQL = `INSERT OR REPLACE INTO aors (aor, bindings) VALUES (?, ?)`
 	deleteSQL = `DELETE FROM aors WHERE aor = ?`
+	seqSQL    = `SELECT seq FROM journal WHERE id = 1`
+	setSeqSQL = `INSERT OR REPLACE INTO journal (id, seq) VALUES (1, ?)`
 )
 
 // The version 1 layout, read once to migrate a file. Times were unix
@@ -58,7 +66,8 @@ const (
 // replaced by a space), and Update still refuses one that has.
 const pathSep = "\n"
 
-// maxBatch is the most writes the writer commits in one transaction.
+// maxBatch is the most writes the writer appends to the journal in one
+// group commit.
 const maxBatch = 512
 
 // commitDelay is how long the writer lingers for more writes before it
@@ -70,47 +79,83 @@ const maxBatch = 512
 // at 4 000 registrations/s, CPU-s per 1000: 1 ms 0.134–0.145, 5 ms (ending
 // at 32 writes) 0.131–0.137, 10 ms (ending at 64) 0.117; at 8 000 and
 // 10 000/s 10 ms/64 was no worse than 5 ms/32. A fixed 10 ms without the
-// early end stalled SIPp into retransmissions at 12 000/s.
+// early end stalled SIPp into retransmissions at 12 000/s. (Measured when
+// each commit was an SQLite transaction.)
 const commitDelay = 10 * time.Millisecond
 
 // lingerBatch ends the linger early: by then a commit is cheap per write,
 // and waiting longer only adds latency.
 const lingerBatch = 64
 
+// checkpointRetry is how long the writer waits after a failed checkpoint
+// before it tries again.
+const checkpointRetry = time.Second
+
+// Options tunes an SQLite store; the zero value gives the defaults.
+type Options struct {
+	// JournalSize is how many bytes a journal file grows to before a
+	// checkpoint copies the AORs it changed into the database
+	// (DefaultJournalSize when 0 or less). Larger means fewer and larger
+	// checkpoints, and more to replay when the store opens after a
+	// crash.
+	JournalSize int64
+}
+
 // SQLite is the embedded Store: an SQLite database file in write-ahead-log
-// mode with synchronous=FULL (see internal/sqlitedb), and a copy of every
-// binding in memory.
+// mode with synchronous=FULL (see internal/sqlitedb), two journal files
+// beside it (journal.go), and a copy of every binding in memory.
 //
-// Lookup and List read the memory copy and never touch the file. Update
+// Lookup and List read the memory copy and never touch the files. Update
 // and UpdateAsync run fn and hand the new bindings of the AOR to a single
-// writer goroutine; once they are committed, that is on disk, the writer
-// installs them in memory and then returns them (Update) or calls done
-// (UpdateAsync). The writer takes every write queued while it was busy
-// and commits them in one transaction (group commit), so that concurrent
-// updates share one fsync.
+// writer goroutine, which appends them to the journal; once they are
+// there and synced to disk, the writer installs them in memory and then
+// returns them (Update) or calls done (UpdateAsync). The writer takes
+// every write queued while it was busy and appends them together (group
+// commit), so that concurrent updates share one fdatasync. Checkpoints
+// copy what the journal holds into the database in the background; Close
+// runs a last one, so that a closed store's database holds everything and
+// its journals are empty.
 //
-// Other processes, such as `switchboard location list`, may open the same
-// file while a server has it open: they read what was committed. A store
-// does not see writes made by another process until it is opened again.
+// One process at a time may open a store for writing (an advisory lock on
+// PATH.journal.0 says which); others, such as `switchboard location
+// list`, read it with Snapshot.
 type SQLite struct {
 	path string
 	t    table
 
 	db   *sql.DB
-	conn *sql.Conn // the only connection: Open's, then the writer's
+	conn *sql.Conn // the only connection: Open's, then the checkpointer's
 
 	// q carries work to the writer; Close closes it once no Update or
 	// Expire can queue any more.
 	q queue
-	// exited is closed when the writer returns; writerErr, written by
-	// the writer before, is what it failed with.
+	// exited is closed when the writer and the checkpointer have
+	// returned; writerErr, written by the writer before, is what its
+	// last checkpoint, or closing the journal, failed with.
 	exited    chan struct{}
 	writerErr error
 	// slots[i] is the write of the Update holding stripe i's update
 	// lock: reused, so that an Update allocates no request.
 	slots [nStripes]write
 
-	commits, written atomic.Uint64
+	// The writer's state; only the writer goroutine touches it once
+	// Open has returned.
+	files       [2]*journalFile
+	cur         int                  // the file the writer appends to
+	seq         uint64               // the number of the last record appended
+	dirty       map[string][]Binding // AORs changed since the last checkpoint began, with their bindings
+	running     *checkpoint          // the checkpoint in progress, if any
+	retryAt     time.Time            // no checkpoint before this, after one failed
+	broken      error                // a failed append could not be undone: every later one fails
+	buf         []byte               // the records of a batch
+	journalSize int64
+
+	// jobs carries checkpoints from the writer to the checkpointer, and
+	// results carries them back; the writer closes jobs when it ends.
+	jobs    chan *checkpoint
+	results chan *checkpoint
+
+	commits, written, checkpoints, failedCheckpoints atomic.Uint64
 
 	closeMu sync.Mutex // serialises Close
 }
@@ -142,62 +187,147 @@ type aorRows struct {
 	rows []Binding
 }
 
+// A checkpoint copies the latest bindings of AORs into the database, up
+// to journal record seq, and then lets the writer empty a journal file.
+type checkpoint struct {
+	dirty map[string][]Binding
+	seq   uint64
+	empty int   // the journal file to empty once committed
+	err   error // set by the checkpointer
+}
+
+// errLocked is lockFile's error when another process holds the lock.
+var errLocked = errors.New("locked by another process")
+
 // Open opens the location database at path (by convention
-// DATA_DIR/FileName), creating the file and its directory when missing,
-// and reads every binding into memory. The caller must Close the store.
+// DATA_DIR/FileName) with the default Options. See OpenOptions.
 func Open(path string) (*SQLite, error) {
+	return OpenOptions(path, Options{})
+}
+
+// OpenOptions opens the location database at path, creating the file and
+// its directory when missing, replays its journals (what a crash left in
+// them goes into the database) and reads every binding into memory. It
+// fails when another process has the store open. The caller must Close
+// the store.
+func OpenOptions(path string, o Options) (*SQLite, error) {
 	db, err := sqlitedb.Open(path, schema)
 	if err != nil {
 		return nil, fmt.Errorf("location: %w", err)
 	}
-	// One connection: the writer's. Open's reads use it before the
-	// writer starts.
+	// One connection: the checkpointer's. Open's reads use it before
+	// the checkpointer starts.
 	db.SetMaxOpenConns(1)
 	s := &SQLite{
-		path:   path,
-		db:     db,
-		q:      queue{kick: make(chan struct{}, 1)},
-		exited: make(chan struct{}),
+		path:        path,
+		db:          db,
+		q:           queue{kick: make(chan struct{}, 1)},
+		exited:      make(chan struct{}),
+		dirty:       make(map[string][]Binding),
+		jobs:        make(chan *checkpoint),
+		results:     make(chan *checkpoint, 1),
+		journalSize: o.JournalSize,
 	}
-	if err := s.init(context.Background()); err != nil {
-		return nil, errors.Join(err, s.closeDB())
+	if s.journalSize <= 0 {
+		s.journalSize = DefaultJournalSize
+	}
+	fail := func(err error) (*SQLite, error) {
+		return nil, errors.Join(err, s.closeFiles(), s.closeDB())
+	}
+	for i := range s.files {
+		if s.files[i], err = openJournalFile(journalPath(path, i)); err != nil {
+			return fail(err)
+		}
+	}
+	if err := lockFile(s.files[0].f); err != nil {
+		if errors.Is(err, errLocked) {
+			err = fmt.Errorf("location: %s is open in another process (a running switchboard serve?): "+
+				"one server per data directory; `switchboard location list` reads it beside one", path)
+		} else {
+			err = fmt.Errorf("location: locking %s: %w", s.files[0].name, err)
+		}
+		return fail(err)
+	}
+	replayed, err := s.init(context.Background())
+	if err != nil {
+		return fail(err)
 	}
 	ready := make(chan error, 1)
-	go s.run(ready)
+	go s.run(ready, replayed)
 	if err := <-ready; err != nil {
 		<-s.exited
-		return nil, errors.Join(err, s.closeDB())
+		return fail(err)
 	}
 	return s, nil
 }
 
-// init takes the connection, checks the schema version and loads the
-// bindings.
-func (s *SQLite) init(ctx context.Context) error {
+// init takes the connection, checks the schema version, loads the
+// bindings and replays the journals into memory. It returns the AORs the
+// journals changed, with their bindings, for the first checkpoint.
+func (s *SQLite) init(ctx context.Context) (map[string][]Binding, error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("location: connecting to %s: %w", s.path, err)
+		return nil, fmt.Errorf("location: connecting to %s: %w", s.path, err)
 	}
 	s.conn = conn
 	var v int
 	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return fmt.Errorf("location: reading the schema version of %s: %w", s.path, err)
+		return nil, fmt.Errorf("location: reading the schema version of %s: %w", s.path, err)
 	}
 	switch {
-	case v == 0:
-		// A new file. Written only now, so that reopening an existing
-		// file writes nothing.
+	case v == 0 || v == 2:
+		// A new file (written only now, so that reopening an existing
+		// file writes nothing), or one of version 2, to which schema
+		// has added the journal table.
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
-			return fmt.Errorf("location: setting the schema version of %s: %w", s.path, err)
+			return nil, fmt.Errorf("location: setting the schema version of %s: %w", s.path, err)
 		}
 	case v == 1:
 		if err := s.migrate1(ctx); err != nil {
-			return fmt.Errorf("location: migrating %s from schema version 1: %w", s.path, err)
+			return nil, fmt.Errorf("location: migrating %s from schema version 1: %w", s.path, err)
 		}
 	case v > schemaVersion:
-		return fmt.Errorf("location: %s has schema version %d, newer than the %d this switchboard knows; run a newer switchboard", s.path, v, schemaVersion)
+		return nil, fmt.Errorf("location: %s has schema version %d, newer than the %d this switchboard knows; run a newer switchboard", s.path, v, schemaVersion)
 	}
-	return s.load(ctx)
+	if err := loadRows(ctx, conn, &s.t); err != nil {
+		return nil, fmt.Errorf("location: reading %s: %w", s.path, err)
+	}
+	var applied uint64
+	if err := conn.QueryRowContext(ctx, seqSQL).Scan(&applied); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("location: reading %s: %w", s.path, err)
+	}
+	recs, err := readJournals(s.path)
+	if err != nil {
+		return nil, err
+	}
+	recs, err = recordsAfter(s.path, recs, applied)
+	if err != nil {
+		return nil, err
+	}
+	s.seq = applied
+	replayed := make(map[string][]Binding)
+	for _, r := range recs {
+		replayed[r.aor] = r.rows
+		s.seq = r.seq
+	}
+	installAll(&s.t, replayed)
+	return replayed, nil
+}
+
+// installAll makes rows the bindings of each AOR in t, dropping the AORs
+// with none. Nothing else may be using t.
+func installAll(t *table, rows map[string][]Binding) {
+	for aor, bs := range rows {
+		st := &t.stripes[stripeIndex(aor)]
+		if len(bs) == 0 {
+			delete(st.m, aor)
+			continue
+		}
+		if st.m == nil {
+			st.m = make(map[string][]Binding)
+		}
+		st.m[aor] = bs
+	}
 }
 
 // migrate1 moves the bindings of a version 1 file into the aors table, in
@@ -209,28 +339,12 @@ func (s *SQLite) migrate1(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, v1SelectSQL)
+	byAOR, err := readV1(ctx, tx)
 	if err != nil {
 		return err
 	}
-	byAOR := map[string][]Binding{}
-	var order []string
-	for rows.Next() {
-		b, err := scanBinding(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		if _, ok := byAOR[b.AOR]; !ok {
-			order = append(order, b.AOR)
-		}
-		byAOR[b.AOR] = append(byAOR[b.AOR], b)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return err
-	}
 	var buf []byte
-	for _, aor := range order {
+	for _, aor := range slices.Sorted(maps.Keys(byAOR)) {
 		buf = appendBindings(buf[:0], byAOR[aor])
 		if _, err := tx.ExecContext(ctx, upsertSQL, aor, buf); err != nil {
 			return err
@@ -245,12 +359,17 @@ func (s *SQLite) migrate1(ctx context.Context) error {
 	return tx.Commit()
 }
 
-// load reads every row, expired bindings included, into s.t. The writer
-// has not started, so nothing else touches s.t.
-func (s *SQLite) load(ctx context.Context) error {
-	rows, err := s.conn.QueryContext(ctx, selectSQL)
+// A queryer is a *sql.Conn or a *sql.Tx.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// loadRows reads every row of the aors table, expired bindings included,
+// into t, which nothing else is using.
+func loadRows(ctx context.Context, q queryer, t *table) error {
+	rows, err := q.QueryContext(ctx, selectSQL)
 	if err != nil {
-		return fmt.Errorf("location: reading %s: %w", s.path, err)
+		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -259,25 +378,22 @@ func (s *SQLite) load(ctx context.Context) error {
 			data []byte
 		)
 		if err := rows.Scan(&aor, &data); err != nil {
-			return fmt.Errorf("location: reading %s: %w", s.path, err)
+			return err
 		}
 		bs, err := decodeBindings(aor, data)
 		if err != nil {
-			return fmt.Errorf("location: reading %s: the bindings of %s: %w", s.path, aor, err)
+			return fmt.Errorf("the bindings of %s: %w", aor, err)
 		}
 		if len(bs) == 0 {
 			continue
 		}
-		st := &s.t.stripes[stripeIndex(aor)]
+		st := &t.stripes[stripeIndex(aor)]
 		if st.m == nil {
 			st.m = make(map[string][]Binding)
 		}
 		st.m[aor] = bs
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("location: reading %s: %w", s.path, err)
-	}
-	return nil
+	return rows.Err()
 }
 
 // scanBinding reads one row of v1SelectSQL.
@@ -421,9 +537,9 @@ func (s *SQLite) commit(i int, aor string, stored, next []Binding, done func([]B
 }
 
 // Expire implements Store.Expire. When no binding in memory has expired,
-// it writes nothing. Otherwise it deletes the expired rows in one
-// transaction, holding every stripe's update lock until that commits, so
-// Updates wait for one commit; Lookups do not wait.
+// it writes nothing. Otherwise it journals the bindings each AOR keeps in
+// one group commit, holding every stripe's update lock until that is on
+// disk, so Updates wait for one commit; Lookups do not wait.
 func (s *SQLite) Expire(ctx context.Context, now time.Time) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("location: expiring: %w", err)
@@ -468,18 +584,23 @@ func (s *SQLite) Expire(ctx context.Context, now time.Time) (int, error) {
 
 // SQLiteStats counts what an SQLite store's writer has done since Open.
 type SQLiteStats struct {
-	// Commits is the number of transactions the writer has run,
-	// failed ones included.
+	// Commits is the number of group commits (appends to the journal,
+	// synced) the writer has made, failed ones included.
 	Commits uint64
-	// Writes is the number of Updates and Expires those transactions
+	// Writes is the number of Updates and Expires those commits
 	// carried; Writes/Commits is the mean group-commit size.
 	Writes uint64
+	// Checkpoints is the number of checkpoints that copied the journal
+	// into the database; FailedCheckpoints those that failed (the
+	// journal kept what they were to copy, and a later one retried).
+	Checkpoints, FailedCheckpoints uint64
 }
 
 // Stats returns the writer's counters. It is safe to call at any time,
 // after Close included.
 func (s *SQLite) Stats() SQLiteStats {
-	return SQLiteStats{Commits: s.commits.Load(), Writes: s.written.Load()}
+	return SQLiteStats{Commits: s.commits.Load(), Writes: s.written.Load(),
+		Checkpoints: s.checkpoints.Load(), FailedCheckpoints: s.failedCheckpoints.Load()}
 }
 
 // queue hands writes to the writer goroutine. It wakes the writer only
@@ -573,41 +694,39 @@ func (q *queue) take(batch []*write, linger bool) ([]*write, bool) {
 	return batch, true
 }
 
-// run is the writer goroutine. It prepares its statements on the
-// connection, reports the outcome on ready, then commits batches of writes
-// until the queue is closed and drained.
+// run is the checkpointer goroutine. It prepares its statements on the
+// connection, copies what Open replayed from the journals into the
+// database and empties both journal files, reports the outcome on ready,
+// starts the writer, and then runs the writer's checkpoints until the
+// writer closes jobs.
 //
 // It works on the driver's connection (sql.Conn.Raw), not through
 // database/sql, to reuse one argument slice for every row and skip
 // database/sql's per-statement conversions and allocations.
-func (s *SQLite) run(ready chan<- error) {
+func (s *SQLite) run(ready chan<- error, replayed map[string][]Binding) {
 	defer close(s.exited)
 	sent := false
 	err := s.conn.Raw(func(dc any) error {
 		w, err := newWriter(dc)
-		sent = true
-		ready <- err
-		if err != nil {
-			return err
+		if err == nil && len(replayed) > 0 {
+			err = w.checkpoint(replayed, s.seq)
 		}
-		batch := make([]*write, 0, maxBatch)
-		busy := false // the last batch held more than one write
-		for {
-			var ok bool
-			if batch, ok = s.q.take(batch[:0], busy); !ok {
-				break
+		for i := 0; err == nil && i < len(s.files); i++ {
+			err = s.files[i].empty()
+		}
+		sent = true
+		if err != nil {
+			ready <- err
+			if w != nil {
+				return w.close()
 			}
-			busy = len(batch) > 1
-			err := w.commitBatch(batch)
-			if err != nil {
-				err = fmt.Errorf("location: writing %s: %w", s.path, err)
-			}
-			s.commits.Add(1)
-			s.written.Add(uint64(len(batch)))
-			for i, wr := range batch {
-				batch[i] = nil
-				s.finish(wr, err)
-			}
+			return nil
+		}
+		ready <- nil
+		go s.writeLoop()
+		for c := range s.jobs {
+			c.err = w.checkpoint(c.dirty, c.seq)
+			s.results <- c
 		}
 		return w.close()
 	})
@@ -615,9 +734,182 @@ func (s *SQLite) run(ready chan<- error) {
 		ready <- fmt.Errorf("location: connecting to %s: %w", s.path, err)
 		return
 	}
-	if err != nil {
+	if err != nil && s.writerErr == nil {
 		s.writerErr = fmt.Errorf("location: closing %s: %w", s.path, err)
 	}
+}
+
+// writeLoop is the writer goroutine: it appends batches of writes to the
+// journal until the queue is closed and drained, starts a checkpoint
+// whenever the journal file it appends to is full, and at the end runs a
+// last checkpoint, closes the journal files and then jobs.
+func (s *SQLite) writeLoop() {
+	batch := make([]*write, 0, maxBatch)
+	busy := false // the last batch held more than one write
+	for {
+		var ok bool
+		if batch, ok = s.q.take(batch[:0], busy); !ok {
+			break
+		}
+		busy = len(batch) > 1
+		err := s.appendBatch(batch)
+		s.commits.Add(1)
+		s.written.Add(uint64(len(batch)))
+		for i, wr := range batch {
+			batch[i] = nil
+			s.finish(wr, err)
+		}
+		s.checkpointIfDue()
+	}
+	s.writerErr = errors.Join(s.checkpointAll(), s.closeFiles())
+	close(s.jobs)
+}
+
+// appendBatch appends a record for every AOR the writes of batch change
+// to the journal file, with one write and one fdatasync. When either
+// fails, it cuts the file back to where the batch began, so that no
+// record of the batch, which fails as a whole, is replayed; when that
+// fails too, the journal is broken and so is every later batch.
+func (s *SQLite) appendBatch(batch []*write) error {
+	if s.broken != nil {
+		return fmt.Errorf("location: the journal of %s failed and could not be repaired (%w); restart switchboard", s.path, s.broken)
+	}
+	buf := s.buf[:0]
+	seq := s.seq
+	for _, wr := range batch {
+		if wr.result == nil {
+			seq++
+			buf = appendRecord(buf, seq, wr.aor, wr.rows)
+			continue
+		}
+		for _, e := range wr.expired {
+			seq++
+			buf = appendRecord(buf, seq, e.aor, e.rows)
+		}
+	}
+	// A large Expire's buffer is not kept.
+	if cap(buf) <= 1<<20 {
+		s.buf = buf
+	} else {
+		s.buf = nil
+	}
+	jf := s.files[s.cur]
+	err := jf.io.writeAt(buf, jf.size)
+	if err == nil {
+		err = jf.io.sync()
+	}
+	if err != nil {
+		if terr := jf.f.Truncate(jf.size); terr != nil {
+			s.broken = errors.Join(err, terr)
+		}
+		return fmt.Errorf("location: writing %s: %w", jf.name, err)
+	}
+	jf.size += int64(len(buf))
+	s.seq = seq
+	for _, wr := range batch {
+		if wr.result == nil {
+			s.dirty[wr.aor] = wr.rows
+			continue
+		}
+		for _, e := range wr.expired {
+			s.dirty[e.aor] = e.rows
+		}
+	}
+	return nil
+}
+
+// checkpointIfDue collects the outcome of a finished checkpoint, and
+// starts one when none is running and the journal file the writer
+// appends to has reached journalSize. The checkpoint takes the AORs
+// changed since the last one began; the writer goes on in the other file
+// when that is empty (it then empties this one), or else stays in this
+// one and the checkpoint empties the other (which a failed checkpoint
+// left full).
+func (s *SQLite) checkpointIfDue() {
+	if s.running != nil {
+		select {
+		case c := <-s.results:
+			s.checkpointDone(c)
+		default:
+			return
+		}
+	}
+	if s.files[s.cur].size < s.journalSize || len(s.dirty) == 0 || time.Now().Before(s.retryAt) {
+		return
+	}
+	c := &checkpoint{dirty: s.dirty, seq: s.seq, empty: 1 - s.cur}
+	if s.files[c.empty].size <= int64(len(journalMagic)) {
+		c.empty = s.cur
+		s.cur = 1 - s.cur
+	}
+	s.dirty = make(map[string][]Binding, len(c.dirty))
+	s.running = c
+	s.jobs <- c
+}
+
+// checkpointDone empties the journal file of a committed checkpoint. A
+// checkpoint that failed, or whose file could not be emptied, hands its
+// AORs back to the next one (unless they changed since, which makes them
+// dirty anyway); the journal still has their records.
+func (s *SQLite) checkpointDone(c *checkpoint) {
+	s.running = nil
+	if c.err == nil {
+		c.err = s.files[c.empty].empty()
+	}
+	if c.err == nil {
+		s.checkpoints.Add(1)
+		return
+	}
+	s.failedCheckpoints.Add(1)
+	for aor, rows := range c.dirty {
+		if _, ok := s.dirty[aor]; !ok {
+			s.dirty[aor] = rows
+		}
+	}
+	s.retryAt = time.Now().Add(checkpointRetry)
+}
+
+// checkpointAll waits for the checkpoint in progress, then copies every
+// AOR changed since into the database and empties both journal files:
+// the writer's last act. On failure the journal keeps everything, for
+// the next Open to replay.
+func (s *SQLite) checkpointAll() error {
+	if s.running != nil {
+		s.checkpointDone(<-s.results)
+	}
+	full := false
+	for _, jf := range s.files {
+		full = full || jf.size > int64(len(journalMagic))
+	}
+	if !full {
+		return nil
+	}
+	c := &checkpoint{dirty: s.dirty, seq: s.seq}
+	s.jobs <- c
+	if c = <-s.results; c.err != nil {
+		s.failedCheckpoints.Add(1)
+		return fmt.Errorf("location: copying the journal into %s: %w; the journal keeps it for the next start", s.path, c.err)
+	}
+	s.checkpoints.Add(1)
+	var errs []error
+	for _, jf := range s.files {
+		errs = append(errs, jf.empty())
+	}
+	return errors.Join(errs...)
+}
+
+// closeFiles closes the journal files that are open.
+func (s *SQLite) closeFiles() error {
+	var errs []error
+	for i, jf := range s.files {
+		if jf != nil {
+			if err := jf.f.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("location: closing %s: %w", jf.name, err))
+			}
+			s.files[i] = nil
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // finish ends wr, committed when err is nil: it wakes an Expire, or
@@ -638,13 +930,13 @@ func (s *SQLite) finish(wr *write, err error) {
 	done(next, err)
 }
 
-// A writer holds the writer goroutine's prepared statements and the
-// argument slice it reuses for every row.
+// A writer holds the checkpointer's prepared statements and the argument
+// slice it reuses for every row.
 type writer struct {
-	begin, commit, rollback, del, upsert driver.StmtExecContext
-	stmts                                []driver.Stmt // to close
-	args                                 [2]driver.NamedValue
-	buf                                  []byte // the encoding of one AOR's bindings
+	begin, commit, rollback, del, upsert, setSeq driver.StmtExecContext
+	stmts                                        []driver.Stmt // to close
+	args                                         [2]driver.NamedValue
+	buf                                          []byte // the encoding of one AOR's bindings
 }
 
 // newWriter prepares the writer's statements on the driver connection dc.
@@ -662,7 +954,7 @@ func newWriter(dc any) (*writer, error) {
 		sql  string
 	}{
 		{&w.begin, "BEGIN IMMEDIATE"}, {&w.commit, "COMMIT"}, {&w.rollback, "ROLLBACK"},
-		{&w.del, deleteSQL}, {&w.upsert, upsertSQL},
+		{&w.del, deleteSQL}, {&w.upsert, upsertSQL}, {&w.setSeq, setSeqSQL},
 	} {
 		st, err := pc.PrepareContext(context.Background(), p.sql)
 		if err != nil {
@@ -691,11 +983,11 @@ func (w *writer) exec(st driver.StmtExecContext, n int) (driver.Result, error) {
 	return st.ExecContext(context.Background(), w.args[:n])
 }
 
-// commitBatch runs batch in one transaction. On failure it rolls the
-// transaction back, and every write of the batch fails with the same
-// error: the causes (a full or failing disk, another process holding the
-// write lock past the busy timeout) are not particular to one write.
-func (w *writer) commitBatch(batch []*write) (err error) {
+// checkpoint writes the bindings of every AOR of dirty (in the order of
+// their names, which keeps the B-tree's pages together), and seq as the
+// last journal record in the database, in one transaction. On failure it
+// rolls the transaction back.
+func (w *writer) checkpoint(dirty map[string][]Binding, seq uint64) (err error) {
 	if _, err := w.exec(w.begin, 0); err != nil {
 		return err
 	}
@@ -707,18 +999,14 @@ func (w *writer) commitBatch(batch []*write) (err error) {
 			_, _ = w.exec(w.rollback, 0)
 		}
 	}()
-	for _, wr := range batch {
-		if wr.result == nil {
-			if err := w.put(wr.aor, wr.rows); err != nil {
-				return err
-			}
-			continue
+	for _, aor := range slices.Sorted(maps.Keys(dirty)) {
+		if err := w.put(aor, dirty[aor]); err != nil {
+			return err
 		}
-		for _, e := range wr.expired {
-			if err := w.put(e.aor, e.rows); err != nil {
-				return err
-			}
-		}
+	}
+	w.args[0].Value = int64(seq)
+	if _, err := w.exec(w.setSeq, 1); err != nil {
+		return err
 	}
 	_, err = w.exec(w.commit, 0)
 	return err
@@ -742,7 +1030,9 @@ func (w *writer) put(aor string, rows []Binding) error {
 }
 
 // Close implements Store.Close: it waits for the Updates in progress and
-// their commits, stops the writer and closes the file. Every later call,
+// their commits, stops the writer, copies the journal into the database
+// (a last checkpoint; when it fails, Close says so and the journal keeps
+// everything for the next Open) and closes the files. Every later call,
 // Close included, returns ErrClosed.
 func (s *SQLite) Close() error {
 	s.closeMu.Lock()

@@ -91,7 +91,8 @@ const crashDirEnv = "SWITCHBOARD_LOCATION_CRASH_DIR"
 const crashWrites = 2000
 
 // TestHelperCrashChild is the child of TestSQLiteCrash: it writes
-// numbered(i) for each i with 16 Updates in flight, printing "ack i" as
+// numbered(i) for each i with 16 Updates in flight (a checkpoint about
+// every 40 writes), printing "ack i" as
 // soon as Update i returns nil, then waits for its stdin to close (or to
 // be killed).
 func TestHelperCrashChild(t *testing.T) {
@@ -99,7 +100,9 @@ func TestHelperCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestSQLiteCrash")
 	}
-	s, err := location.Open(filepath.Join(dir, location.FileName))
+	// Small journal files: the child is killed with checkpoints
+	// behind it and, at times, one in progress.
+	s, err := location.OpenOptions(filepath.Join(dir, location.FileName), location.Options{JournalSize: 16 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,11 +221,11 @@ func integrityCheck(path string) error {
 	return nil
 }
 
-// TestSQLiteSecondOpen opens the file a second time while the first store
-// is writing, as `switchboard location list` does beside a running
-// server: the second store reads every committed binding, and the first
-// keeps writing.
-func TestSQLiteSecondOpen(t *testing.T) {
+// TestSQLiteSnapshot reads the store with Snapshot while it is writing,
+// as `switchboard location list` does beside a running server: the
+// snapshot has every acknowledged binding, the store keeps writing, and a
+// second Open is refused while the first store is open.
+func TestSQLiteSnapshot(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), location.FileName)
 	server := openSQLite(t, path)
@@ -246,13 +249,19 @@ func TestSQLiteSecondOpen(t *testing.T) {
 		})
 	}
 
+	if s, err := location.Open(path); err == nil {
+		s.Close()
+		t.Error("a second Open of a store in use succeeded")
+	} else if !strings.Contains(err.Error(), "open in another process") {
+		t.Errorf("second Open = %v, want an error saying the store is open elsewhere", err)
+	}
 	for round := range 3 {
-		cli := openSQLite(t, path)
-		got, err := cli.List(ctx, testNow())
+		cli, err := location.Snapshot(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cli.Close(); err != nil {
+		got, err := cli.List(ctx, testNow())
+		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("round %d: the second store lists %d bindings", round, len(got))
@@ -282,8 +291,10 @@ func TestSQLiteSecondOpen(t *testing.T) {
 	if len(want) != before+during {
 		t.Fatalf("first store lists %d bindings, want %d", len(want), before+during)
 	}
-	cli := openSQLite(t, path)
-	defer cli.Close()
+	cli, err := location.Snapshot(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	got, err := cli.List(ctx, testNow())
 	if err != nil {
 		t.Fatal(err)
@@ -326,39 +337,117 @@ func TestSQLiteRefusesUnstorable(t *testing.T) {
 	}
 }
 
-// TestSQLiteCommitFailure breaks the file under a store (another
-// connection drops its table) and checks that a failed commit fails
-// Update and leaves what Lookup sees unchanged.
-func TestSQLiteCommitFailure(t *testing.T) {
+// TestSQLiteCheckpointFailure breaks the database under a store (another
+// connection drops its table) with small journal files: Updates go on
+// succeeding from the journal while checkpoints fail, a checkpoint
+// succeeds once the table is back, and nothing acknowledged is lost,
+// neither when the last checkpoint succeeds nor when the store is closed
+// with the table gone and the journal is all that holds the bindings.
+func TestSQLiteCheckpointFailure(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), location.FileName)
-	s := openSQLite(t, path)
-	defer s.Close()
-	good := numbered(1)
-	if err := put(ctx, s, good); err != nil {
+	open := func() *location.SQLite {
+		s, err := location.OpenOptions(path, location.Options{JournalSize: 4096})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	vandalise := func(sql string) {
+		t.Helper()
+		db, err := sqlitedb.Open(path, sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	check := func(when string, s location.Store, n int) {
+		t.Helper()
+		got, err := s.List(ctx, testNow())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != n {
+			t.Fatalf("%s: %d bindings, want %d", when, len(got), n)
+		}
+		byAOR := make(map[string]location.Binding, n)
+		for _, b := range got {
+			byAOR[b.AOR] = b
+		}
+		for i := range n {
+			if want := numbered(i); !equal(byAOR[want.AOR], want) {
+				t.Fatalf("%s: %s has %+v, want %+v", when, want.AOR, byAOR[want.AOR], want)
+			}
+		}
+	}
+
+	s := open()
+	vandalise("DROP TABLE aors")
+	n := 0
+	for ; n < 200 || s.Stats().FailedCheckpoints == 0; n++ {
+		if n == 5000 {
+			t.Fatalf("no checkpoint failed after %d Updates: %+v", n, s.Stats())
+		}
+		if err := put(ctx, s, numbered(n)); err != nil {
+			t.Fatalf("Update %d with the table gone: %v", n, err)
+		}
+	}
+	t.Logf("%d Updates, %+v", n, s.Stats())
+	if st := s.Stats(); st.Checkpoints != 0 {
+		t.Fatalf("a checkpoint succeeded with the table gone: %+v", st)
+	}
+	check("with the table gone", s, n)
+
+	// The table back, a retry succeeds (after checkpointRetry).
+	vandalise("CREATE TABLE aors (aor TEXT PRIMARY KEY, bindings BLOB NOT NULL) WITHOUT ROWID")
+	deadline := time.Now().Add(10 * time.Second)
+	for ; s.Stats().Checkpoints == 0; n++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint succeeded within 10 s of the table's return: %+v", s.Stats())
+		}
+		if err := put(ctx, s, numbered(n)); err != nil {
+			t.Fatalf("Update %d: %v", n, err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close with the table back: %v", err)
+	}
+	s = open()
+	check("reopened after the retry", s, n)
+
+	// Closed while the table is gone: Close says so, and the journal
+	// holds what the database lacks.
+	vandalise("DELETE FROM aors")
+	if err := put(ctx, s, numbered(n)); err != nil {
 		t.Fatal(err)
 	}
-	vandal, err := sqlitedb.Open(path, "DROP TABLE aors")
+	n++
+	vandalise("DROP TABLE aors")
+	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "journal keeps it") {
+		t.Errorf("Close with the table gone = %v, want an error saying the journal keeps the bindings", err)
+	}
+	snap, err := location.Snapshot(path)
+	if err == nil {
+		t.Errorf("Snapshot of a database without its table succeeded with %d bindings", len(mustList(t, snap)))
+	}
+	s = open()
+	defer s.Close()
+	// Only the last Update is in the journal: the others were
+	// checkpointed, then deleted by the vandal.
+	got := mustList(t, s)
+	if len(got) != 1 || !equal(got[0], numbered(n-1)) {
+		t.Errorf("reopened with the table gone: %+v, want only %s", got, numbered(n-1).AOR)
+	}
+}
+
+// mustList lists s at testNow.
+func mustList(t *testing.T, s location.Store) []location.Binding {
+	t.Helper()
+	got, err := s.List(context.Background(), testNow())
 	if err != nil {
 		t.Fatal(err)
 	}
-	vandal.Close()
-
-	b := good
-	b.CSeq++
-	if err := put(ctx, s, b); err == nil || !strings.HasPrefix(err.Error(), "location: ") {
-		t.Fatalf("Update after the table went = %v, want a location: error", err)
-	}
-	got, err := s.Lookup(ctx, good.AOR, testNow())
-	if err != nil || len(got) != 1 || !equal(got[0], good) {
-		t.Errorf("Lookup after a failed commit = %+v, %v; want the binding before", got, err)
-	}
-	if st := s.Stats(); st.Commits == 0 || st.Writes < st.Commits {
-		t.Errorf("Stats = %+v", st)
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
+	return got
 }
 
 // TestSQLiteNewerSchema checks that a file from a newer release is
@@ -572,8 +661,8 @@ func TestSQLiteMigratesVersion1(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	if version != 2 || old != 0 {
-		t.Errorf("after migrating: user_version %d, old table present %d; want 2 and 0", version, old)
+	if version != 3 || old != 0 {
+		t.Errorf("after migrating: user_version %d, old table present %d; want 3 and 0", version, old)
 	}
 	s = openSQLite(t, path)
 	defer s.Close()

@@ -14,8 +14,9 @@ import (
 )
 
 // locationCmd runs `switchboard location list`: the bindings live now, read
-// from the data directory's location database (which a running server
-// keeps up to date: what it acknowledged is there).
+// from the data directory's location database and its journals, without
+// writing to them (a running server keeps them up to date: what it
+// acknowledged is there).
 func locationCmd(args []string, stdout, stderr io.Writer) int {
 	usage := "usage: switchboard location list [-config FILE | -data DIR]"
 	if len(args) == 0 || args[0] != "list" {
@@ -38,12 +39,11 @@ func locationCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	st, err := location.Open(filepath.Join(dir, location.FileName))
+	st, err := location.Snapshot(filepath.Join(dir, location.FileName))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	defer st.Close()
 	now := time.Now()
 	bs, err := st.List(context.Background(), now)
 	if err != nil {

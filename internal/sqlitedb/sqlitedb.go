@@ -49,3 +49,25 @@ func Open(path, schema string) (*sql.DB, error) {
 	}
 	return db, nil
 }
+
+// OpenReadOnly opens the existing SQLite database at path for reading
+// only: it creates nothing, changes no setting and applies no schema, so
+// that a reader beside a server (the CLI) writes nothing. A missing file is
+// an error.
+func OpenReadOnly(path string) (*sql.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("sqlitedb: opening %s: %w", path, err)
+	}
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout))
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlitedb: opening %s: %w", path, err)
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlitedb: opening %s: %w", path, err)
+	}
+	return db, nil
+}
