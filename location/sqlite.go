@@ -503,15 +503,16 @@ func (s *SQLite) List(_ context.Context, now time.Time) ([]Binding, error) {
 //
 // Update returns an error, and changes nothing, when a binding cannot be
 // stored (a time outside 1678–2262, a Path value with a line feed) or the
-// commit fails. ctx is checked before fn runs; after that, Update waits
-// for the commit, which SQLite's busy timeout bounds.
+// commit (the journal's write and fdatasync) fails. ctx is checked before
+// fn runs; after that, Update waits for the commit, which only the disk
+// bounds: a checkpoint never holds it up.
 func (s *SQLite) Update(ctx context.Context, aor string, now time.Time, fn func(current []Binding) ([]Binding, error)) ([]Binding, error) {
 	return s.t.update(ctx, aor, now, fn, s)
 }
 
 // UpdateAsync implements AsyncStore.UpdateAsync with Update's contract
 // for fn and its errors. done is called by the writer goroutine once the
-// batch that carries the update is committed (or failed), in the order
+// batch that carries the update is in the journal on disk (or failed), in the order
 // the updates were queued; before UpdateAsync returns when fn or the
 // bindings are refused; or, when another update of the same stripe holds
 // its lock, fn and done run on a new goroutine once it is released. The

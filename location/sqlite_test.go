@@ -668,3 +668,73 @@ func TestSQLiteMigratesVersion1(t *testing.T) {
 	defer s.Close()
 	check("reopened", s)
 }
+
+// userVersion reads PRAGMA user_version of the file at path.
+func userVersion(t *testing.T, path string) int {
+	t.Helper()
+	db, err := sqlitedb.OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestSQLiteOpensVersion2: a file of schema version 2 (no journal table)
+// opens with its bindings and is left at version 3.
+func TestSQLiteOpensVersion2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), location.FileName)
+	s := openSQLite(t, path)
+	for i := range 3 {
+		if err := put(context.Background(), s, numbered(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlitedb.Open(path, "DROP TABLE journal; PRAGMA user_version = 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s = openSQLite(t, path)
+	defer s.Close()
+	if got := mustList(t, s); len(got) != 3 || !equal(got[0], numbered(0)) {
+		t.Errorf("version 2 file opened with %+v, want the 3 bindings", got)
+	}
+	if v := userVersion(t, path); v != 3 {
+		t.Errorf("user_version after opening a version 2 file: %d, want 3", v)
+	}
+}
+
+// TestSnapshotVersion1 reads a version 1 file without migrating it.
+func TestSnapshotVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), location.FileName)
+	db, err := sqlitedb.Open(path, schemaV1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	snap, err := location.Snapshot(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := snap.List(context.Background(), time.Time{}.Add(-time.Nanosecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].Contact != "sip:alice@192.0.2.1:5060" || got[1].Contact != "sip:alice@192.0.2.9" {
+		t.Errorf("Snapshot of a version 1 file: %+v", got)
+	}
+	if v := userVersion(t, path); v != 1 {
+		t.Errorf("user_version after Snapshot: %d, want 1 (untouched)", v)
+	}
+	if snap, err := location.Snapshot(filepath.Join(t.TempDir(), "missing.db")); err != nil || len(mustList(t, snap)) != 0 {
+		t.Errorf("Snapshot of a missing file = %v; want no bindings and no error", err)
+	}
+}
