@@ -710,7 +710,9 @@ func (s *SQLite) run(ready chan<- error, replayed map[string][]Binding) {
 	err := s.conn.Raw(func(dc any) error {
 		w, err := newWriter(dc)
 		if err == nil && len(replayed) > 0 {
-			err = w.checkpoint(replayed, s.seq)
+			if err = w.checkpoint(replayed, s.seq); err != nil {
+				err = fmt.Errorf("location: copying the journals into %s: %w", s.path, err)
+			}
 		}
 		for i := 0; err == nil && i < len(s.files); i++ {
 			err = s.files[i].empty()
