@@ -355,11 +355,7 @@ func TestSQLiteCheckpointFailure(t *testing.T) {
 	}
 	vandalise := func(sql string) {
 		t.Helper()
-		db, err := sqlitedb.Open(path, sql)
-		if err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
+		runSQL(t, path, sql)
 	}
 	check := func(when string, s location.Store, n int) {
 		t.Helper()
@@ -458,12 +454,8 @@ func TestSQLiteNewerSchema(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlitedb.Open(path, "PRAGMA user_version = 99")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	s, err = location.Open(path)
+	runSQL(t, path, "PRAGMA user_version = 99")
+	s, err := location.Open(path)
 	if err == nil {
 		s.Close()
 		t.Fatal("Open of a file with schema version 99 succeeded")
@@ -605,11 +597,7 @@ PRAGMA user_version = 1;
 // the current version without the old table.
 func TestSQLiteMigratesVersion1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), location.FileName)
-	db, err := sqlitedb.Open(path, schemaV1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	runSQL(t, path, schemaV1)
 	s := openSQLite(t, path)
 	exp := time.Unix(0, 1775044800123456789).UTC()
 	want := []location.Binding{
@@ -649,7 +637,7 @@ func TestSQLiteMigratesVersion1(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err = sqlitedb.Open(path, "")
+	db, err := sqlitedb.Open(path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -667,6 +655,17 @@ func TestSQLiteMigratesVersion1(t *testing.T) {
 	s = openSQLite(t, path)
 	defer s.Close()
 	check("reopened", s)
+}
+
+// runSQL runs script on the database at path through a connection of its
+// own, as another process would.
+func runSQL(t *testing.T, path, script string) {
+	t.Helper()
+	db, err := sqlitedb.Open(path, script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
 }
 
 // userVersion reads PRAGMA user_version of the file at path.
@@ -697,11 +696,7 @@ func TestSQLiteOpensVersion2(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlitedb.Open(path, "DROP TABLE journal; PRAGMA user_version = 2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	runSQL(t, path, "DROP TABLE journal; PRAGMA user_version = 2")
 	s = openSQLite(t, path)
 	defer s.Close()
 	if got := mustList(t, s); len(got) != 3 || !equal(got[0], numbered(0)) {
@@ -715,11 +710,7 @@ func TestSQLiteOpensVersion2(t *testing.T) {
 // TestSnapshotVersion1 reads a version 1 file without migrating it.
 func TestSnapshotVersion1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), location.FileName)
-	db, err := sqlitedb.Open(path, schemaV1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	runSQL(t, path, schemaV1)
 	snap, err := location.Snapshot(path)
 	if err != nil {
 		t.Fatal(err)
