@@ -174,6 +174,16 @@ func contiguousAfter(recs []record, after uint64) ([]record, uint64) {
 	return recs, 0
 }
 
+// latest returns the bindings each AOR of recs (in order) has after the
+// last of them.
+func latest(recs []record) map[string][]Binding {
+	m := make(map[string][]Binding, len(recs))
+	for _, r := range recs {
+		m[r.aor] = r.rows
+	}
+	return m
+}
+
 // recordsAfter is contiguousAfter for a store that opens the journals
 // of the database at path, which nothing writes meanwhile: a gap, which
 // only damage to a file can make, is an error that says what to do.
@@ -193,46 +203,58 @@ type journalFile struct {
 	name string
 	io   rawFile // the system calls for the writer's appends
 	size int64   // journalMagic and the records appended since it was last emptied
+	// created: the file had no magic when opened; empty writes it.
+	created bool
 }
 
-// openJournalFile opens journal file name for writing, creating it (with
-// its magic, synced, and the directory synced) when missing or empty.
-// Its content is for readJournals; the writer starts it empty.
+// openJournalFile opens journal file name for writing, creating it when
+// missing. Its content is for readJournals; the writer starts it empty.
 func openJournalFile(name string) (*journalFile, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("location: opening %s: %w", name, err)
 	}
 	jf := &journalFile{f: f, name: name}
-	if jf.io, err = newRawFile(f); err != nil {
+	fi, err := f.Stat()
+	if err == nil {
+		jf.io, err = newRawFile(f)
+	}
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("location: opening %s: %w", name, err)
 	}
+	jf.created = fi.Size() < int64(len(journalMagic))
 	return jf, nil
 }
 
+// holdsRecords reports whether the writer has appended to the file since
+// it was last emptied.
+func (jf *journalFile) holdsRecords() bool {
+	return jf.size > int64(len(journalMagic))
+}
+
 // empty truncates the file to its magic and syncs it: the records it held
-// are in the database. On a file created by this open, it writes the magic
-// and syncs the directory as well, so that the file survives a crash.
+// are in the database. The first time, on a file this open created (or
+// one whose creation a crash cut short), it writes the magic and syncs the
+// directory as well, so that the file survives a crash.
 func (jf *journalFile) empty() error {
-	fi, err := jf.f.Stat()
-	if err != nil {
-		return fmt.Errorf("location: emptying %s: %w", jf.name, err)
-	}
-	fresh := fi.Size() < int64(len(journalMagic))
+	fail := func(err error) error { return fmt.Errorf("location: emptying %s: %w", jf.name, err) }
 	if err := jf.f.Truncate(int64(len(journalMagic))); err != nil {
-		return fmt.Errorf("location: emptying %s: %w", jf.name, err)
+		return fail(err)
 	}
-	if _, err := jf.f.WriteAt([]byte(journalMagic), 0); err != nil {
-		return fmt.Errorf("location: emptying %s: %w", jf.name, err)
+	if jf.created {
+		if _, err := jf.f.WriteAt([]byte(journalMagic), 0); err != nil {
+			return fail(err)
+		}
 	}
 	if err := jf.f.Sync(); err != nil {
-		return fmt.Errorf("location: emptying %s: %w", jf.name, err)
+		return fail(err)
 	}
-	if fresh {
+	if jf.created {
 		if err := syncDir(filepath.Dir(jf.name)); err != nil {
 			return fmt.Errorf("location: creating %s: %w", jf.name, err)
 		}
+		jf.created = false
 	}
 	jf.size = int64(len(journalMagic))
 	return nil

@@ -74,11 +74,7 @@ func Snapshot(path string) (*Memory, error) {
 	// (a file read before its last records, the next one after): what
 	// runs on without one is the store as it was at one moment.
 	recs, _ = contiguousAfter(recs, applied)
-	latest := make(map[string][]Binding, len(recs))
-	for _, r := range recs {
-		latest[r.aor] = r.rows
-	}
-	installAll(&m.t, latest)
+	installAll(&m.t, latest(recs))
 	return m, nil
 }
 

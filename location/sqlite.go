@@ -305,11 +305,10 @@ func (s *SQLite) init(ctx context.Context) (map[string][]Binding, error) {
 		return nil, err
 	}
 	s.seq = applied
-	replayed := make(map[string][]Binding)
-	for _, r := range recs {
-		replayed[r.aor] = r.rows
-		s.seq = r.seq
+	if len(recs) > 0 {
+		s.seq = recs[len(recs)-1].seq
 	}
+	replayed := latest(recs)
 	installAll(&s.t, replayed)
 	return replayed, nil
 }
@@ -779,17 +778,10 @@ func (s *SQLite) appendBatch(batch []*write) error {
 	}
 	buf := s.buf[:0]
 	seq := s.seq
-	for _, wr := range batch {
-		if wr.result == nil {
-			seq++
-			buf = appendRecord(buf, seq, wr.aor, wr.rows)
-			continue
-		}
-		for _, e := range wr.expired {
-			seq++
-			buf = appendRecord(buf, seq, e.aor, e.rows)
-		}
-	}
+	eachChange(batch, func(aor string, rows []Binding) {
+		seq++
+		buf = appendRecord(buf, seq, aor, rows)
+	})
 	// A large Expire's buffer is not kept.
 	if cap(buf) <= 1<<20 {
 		s.buf = buf
@@ -809,16 +801,22 @@ func (s *SQLite) appendBatch(batch []*write) error {
 	}
 	jf.size += int64(len(buf))
 	s.seq = seq
+	eachChange(batch, func(aor string, rows []Binding) { s.dirty[aor] = rows })
+	return nil
+}
+
+// eachChange calls fn with every AOR the writes of batch change, in
+// order, and the bindings it gets: an update's one, an Expire's several.
+func eachChange(batch []*write, fn func(aor string, rows []Binding)) {
 	for _, wr := range batch {
 		if wr.result == nil {
-			s.dirty[wr.aor] = wr.rows
+			fn(wr.aor, wr.rows)
 			continue
 		}
 		for _, e := range wr.expired {
-			s.dirty[e.aor] = e.rows
+			fn(e.aor, e.rows)
 		}
 	}
-	return nil
 }
 
 // checkpointIfDue collects the outcome of a finished checkpoint, and
@@ -841,7 +839,7 @@ func (s *SQLite) checkpointIfDue() {
 		return
 	}
 	c := &checkpoint{dirty: s.dirty, seq: s.seq, empty: 1 - s.cur}
-	if s.files[c.empty].size <= int64(len(journalMagic)) {
+	if !s.files[c.empty].holdsRecords() {
 		c.empty = s.cur
 		s.cur = 1 - s.cur
 	}
@@ -880,11 +878,7 @@ func (s *SQLite) checkpointAll() error {
 	if s.running != nil {
 		s.checkpointDone(<-s.results)
 	}
-	full := false
-	for _, jf := range s.files {
-		full = full || jf.size > int64(len(journalMagic))
-	}
-	if !full {
+	if !s.files[0].holdsRecords() && !s.files[1].holdsRecords() {
 		return nil
 	}
 	c := &checkpoint{dirty: s.dirty, seq: s.seq}
