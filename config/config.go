@@ -77,6 +77,9 @@ type Config struct {
 	// Auth is digest authentication of requests (YAML key auth).
 	Auth Auth `yaml:"auth"`
 
+	// Proxy is how requests between users are routed (YAML key proxy).
+	Proxy Proxy `yaml:"proxy"`
+
 	// Log is the server's logging (YAML key log).
 	Log Log `yaml:"log"`
 
@@ -155,6 +158,31 @@ type Auth struct {
 	Algorithms []digest.Algorithm `yaml:"algorithms"`
 }
 
+// Proxy configures the stateful proxy (RFC 3261 §16) and the redirect
+// server (§8.3) that route requests other than REGISTER.
+type Proxy struct {
+	// Trusted lists the sources whose requests are neither challenged nor
+	// refused as relaying: IP addresses or CIDR prefixes of trunks,
+	// gateways and other servers ("192.0.2.10", "2001:db8::/32"). YAML
+	// proxy.trusted; default none. Everyone else must authenticate as a
+	// local user to reach another domain.
+	Trusted []string `yaml:"trusted"`
+	// LocalOnly refuses (403) requests to local users unless they come
+	// from a trusted source or an authenticated local user. YAML
+	// proxy.local_only; default false: anyone may call a local user, as
+	// SIP between domains works.
+	LocalOnly bool `yaml:"local_only"`
+	// Redirect lists local domains whose requests get 302 Moved
+	// Temporarily with the callee's contacts instead of being proxied.
+	// YAML proxy.redirect; default none. Load and Parse write them as
+	// Domains are written.
+	Redirect []string `yaml:"redirect"`
+	// TimerC is how long an INVITE may ring on one branch before the
+	// proxy cancels it (§16.6 step 11 asks for more than 3 minutes).
+	// YAML proxy.timer_c, written like "3m1s"; default 3m1s; at least 1s.
+	TimerC Duration `yaml:"timer_c"`
+}
+
 // Log configures the server's log.
 type Log struct {
 	// Level is the least severe level logged: debug, info, warn or error.
@@ -229,7 +257,8 @@ func defaults() *Config {
 			Enabled:       true,
 			NonceLifetime: Duration(5 * time.Minute),
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Proxy: Proxy{TimerC: Duration(3*time.Minute + time.Second)},
+		Log:   Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -243,6 +272,8 @@ func defaults() *Config {
 //	registrar: min_expires 60, max_expires 7200, default_expires 3600
 //	auth:      enabled, nonce_lifetime 5m, algorithms the auth package's
 //	           default (SHA-256, MD5)
+//	proxy:     no trusted sources, local users reachable by anyone, no
+//	           redirect domains, timer_c 3m1s
 //	log:       level info, format text
 //
 // Where a file omits data_dir, the default directory is instead relative

@@ -65,6 +65,7 @@ func TestDefault(t *testing.T) {
 		DataDir:   filepath.Join(wd, "switchboard-data"),
 		Registrar: Registrar{MinExpires: 60, MaxExpires: 7200, DefaultExpires: 3600},
 		Auth:      Auth{Enabled: true, NonceLifetime: Duration(5 * time.Minute)},
+		Proxy:     Proxy{TimerC: Duration(3*time.Minute + time.Second)},
 		Log:       Log{Level: "info", Format: "text"},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -176,6 +177,11 @@ auth:
   enabled: false
   nonce_lifetime: 300s
   algorithms: [md5, SHA-256, MD5]
+proxy:
+  trusted: [192.0.2.10, "2001:db8::/32"]
+  local_only: true
+  redirect: [Redirect.Example.COM]
+  timer_c: 5m
 log:
   level: DEBUG
   format: json
@@ -194,8 +200,10 @@ log:
 		Domains:   []string{"example.com", "2001:db8::1", "192.0.2.1"},
 		Registrar: Registrar{MinExpires: 30, MaxExpires: 65536, DefaultExpires: 600},
 		Auth:      Auth{Enabled: false, NonceLifetime: Duration(5 * time.Minute), Algorithms: []digest.Algorithm{digest.MD5, digest.SHA256}},
-		Log:       Log{Level: "debug", Format: "json"},
-		File:      "/srv/sb/conf/switchboard.yaml",
+		Proxy: Proxy{Trusted: []string{"192.0.2.10", "2001:db8::/32"}, LocalOnly: true,
+			Redirect: []string{"redirect.example.com"}, TimerC: Duration(5 * time.Minute)},
+		Log:  Log{Level: "debug", Format: "json"},
+		File: "/srv/sb/conf/switchboard.yaml",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
@@ -307,7 +315,7 @@ func TestErrors(t *testing.T) {
 		{"nothing close", "auth:\n  realm: x\n",
 			"switchboard.yaml:2: auth.realm: unknown field; the fields under auth are enabled, nonce_lifetime, algorithms"},
 		{"nothing close at top", "frobnicate: 1\n",
-			"switchboard.yaml:1: frobnicate: unknown field; the fields here are listen, tls, data_dir, domains, registrar, auth, log"},
+			"switchboard.yaml:1: frobnicate: unknown field; the fields here are listen, tls, data_dir, domains, registrar, auth, proxy, log"},
 		{"duplicate", "log:\n  level: info\n  level: debug\n",
 			"switchboard.yaml:3: log.level: set twice (first on line 2); remove one"},
 
@@ -330,6 +338,10 @@ func TestErrors(t *testing.T) {
 			`switchboard.yaml:3: domains[1]: empty entry; fill it in or remove it`},
 		{"list for string", "data_dir: [a, b]\n",
 			`switchboard.yaml:1: data_dir: want a single value, not a list`},
+		{"trusted not an address", "proxy:\n  trusted: [192.0.2.10, 10.0.0.0/33]\n",
+			`switchboard.yaml:2: proxy.trusted[1]: "10.0.0.0/33" is not an IP address or CIDR prefix; write one such as 192.0.2.10 or 198.51.100.0/24`},
+		{"timer_c too short", "proxy:\n  timer_c: 10ms\n",
+			`switchboard.yaml:2: proxy.timer_c: 10ms is shorter than 1s; set a duration such as 3m1s`},
 		{"bool", "auth:\n  enabled: maybe\n",
 			`switchboard.yaml:2: auth.enabled: "maybe" is not true or false; write true or false`},
 		{"duration without unit", "auth:\n  nonce_lifetime: 300\n",
@@ -337,7 +349,7 @@ func TestErrors(t *testing.T) {
 		{"not a duration", "auth:\n  nonce_lifetime: five minutes\n",
 			`switchboard.yaml:2: auth.nonce_lifetime: "five minutes" is not a duration; write one such as 5m or 300s`},
 		{"top level list", "- a\n- b\n",
-			`switchboard.yaml:1: the file holds a list; write a mapping of keys such as listen, tls, data_dir, domains, registrar, auth, log`},
+			`switchboard.yaml:1: the file holds a list; write a mapping of keys such as listen, tls, data_dir, domains, registrar, auth, proxy, log`},
 		{"merge key", "log:\n  <<: {level: info}\n",
 			`switchboard.yaml:2: log.<<: merge keys are not supported; write the keys out`},
 		{"key not a name", "log:\n  [a]: 1\n",
@@ -538,7 +550,7 @@ func TestRestartNeeded(t *testing.T) {
 	// fails here until it is added to the right list in RestartNeeded's
 	// doc comment and this test.
 	restart := []string{"listen.udp", "listen.tcp", "listen.tls", "listen.ws", "listen.wss", "tls.cert", "tls.key", "data_dir"}
-	reload := []string{"domains", "registrar.min_expires", "registrar.max_expires", "registrar.default_expires", "auth.enabled", "auth.nonce_lifetime", "auth.algorithms", "log.level", "log.format"}
+	reload := []string{"domains", "registrar.min_expires", "registrar.max_expires", "registrar.default_expires", "auth.enabled", "auth.nonce_lifetime", "auth.algorithms", "proxy.trusted", "proxy.local_only", "proxy.redirect", "proxy.timer_c", "log.level", "log.format"}
 	var leaves []string
 	var walk func(path string, v reflect.Value)
 	walk = func(path string, v reflect.Value) {
@@ -664,7 +676,7 @@ func TestSuggest(t *testing.T) {
 		"domian":  "did you mean domains?",
 		"registr": "did you mean registrar?",
 		"udp":     "did you mean listen.udp?",
-		"x":       "the fields here are listen, tls, data_dir, domains, registrar, auth, log",
+		"x":       "the fields here are listen, tls, data_dir, domains, registrar, auth, proxy, log",
 	} {
 		if got := suggest("", key, keysOf(fieldsOf(reflect.TypeFor[Config]()))); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", key, got, want)

@@ -130,6 +130,17 @@ func (c *Config) normalize() {
 		}
 	}
 	c.Auth.Algorithms = algs
+	var redirect []string
+	for _, d := range c.Proxy.Redirect {
+		d = normalizeDomain(d)
+		if !slices.Contains(redirect, d) {
+			redirect = append(redirect, d)
+		}
+	}
+	c.Proxy.Redirect = redirect
+	if len(c.Proxy.Trusted) == 0 {
+		c.Proxy.Trusted = nil
+	}
 	c.Log.Level = strings.ToLower(c.Log.Level)
 	c.Log.Format = strings.ToLower(c.Log.Format)
 }

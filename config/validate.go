@@ -110,6 +110,7 @@ func (ck *checker) check(c *Config) {
 			ck.errorf(p, "%q is not a digest algorithm this server implements; use MD5 or SHA-256", a)
 		}
 	}
+	ck.checkProxy(c.Proxy)
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":
 	default:
@@ -120,6 +121,38 @@ func (ck *checker) check(c *Config) {
 	default:
 		ck.errorf("log.format", "%q is not a log format; use text or json", c.Log.Format)
 	}
+}
+
+func (ck *checker) checkProxy(p Proxy) {
+	for i, t := range p.Trusted {
+		path := fmt.Sprintf("proxy.trusted[%d]", i)
+		if _, err := ParsePrefix(t); err != nil {
+			ck.errorf(path, "%q is not an IP address or CIDR prefix; write one such as 192.0.2.10 or 198.51.100.0/24", t)
+		}
+	}
+	for i, d := range p.Redirect {
+		path := fmt.Sprintf("proxy.redirect[%d]", i)
+		if normalizeDomain(d) == "" {
+			ck.errorf(path, "%q is not a host name or IP address; write a bare domain such as example.com", d)
+		}
+	}
+	if d := time.Duration(p.TimerC); d < time.Second {
+		ck.errorf("proxy.timer_c", "%s is shorter than 1s; set a duration such as 3m1s", p.TimerC)
+	}
+}
+
+// ParsePrefix reads a proxy.trusted entry: a CIDR prefix, or an IP address
+// standing for itself alone.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
 
 func (ck *checker) checkRegistrar(r Registrar) {
@@ -331,7 +364,7 @@ func isHostname(s string) bool {
 // added later is safe until someone decides otherwise.
 func reloadable(key string) bool {
 	switch key {
-	case "domains", "registrar", "auth", "log":
+	case "domains", "registrar", "auth", "proxy", "log":
 		return true
 	}
 	return false
@@ -341,7 +374,7 @@ func reloadable(key string) bool {
 // running configuration) and next (a reloaded one) and that a running
 // server cannot change: listen.udp, listen.tcp, listen.tls, listen.ws,
 // listen.wss, tls.cert, tls.key and data_dir, in that order. The server
-// applies the other differences (domains, registrar.*, auth.*, log.*) on
+// applies the other differences (domains, registrar.*, auth.*, proxy.*, log.*) on
 // SIGHUP, and keeps the old values of the fields listed until it restarts.
 // A nil or empty result means next can be applied whole. Lists compare
 // entry by entry, in order; File is not compared.

@@ -315,7 +315,7 @@ func (r *Registrar) register(ctx context.Context, tx *stack.Tx, req *sip.Message
 	}
 
 	// §10.3 step 5: the canonical AOR indexes the bindings.
-	aor := CanonicalAOR(&to.URI)
+	aor := location.CanonicalAOR(&to.URI)
 
 	var hdrExpires uint32
 	hasExpires := req.Has("Expires")
@@ -596,7 +596,7 @@ func (res *result) headers(now time.Time) []sip.Header {
 		sb.WriteString(strconv.FormatInt(left, 10))
 		if b.Q >= 0 {
 			sb.WriteString(";q=")
-			sb.WriteString(formatQ(b.Q))
+			sb.WriteString(location.FormatQ(b.Q))
 		}
 		if b.Params != "" {
 			sb.WriteByte(';')
@@ -627,44 +627,6 @@ func PublicGRUU(aor, instance string) string {
 	return aor + ";gr=" + urn
 }
 
-// CanonicalAOR returns the index form of an address-of-record (§10.3 step
-// 5): "sip:" + user + "@" + host, with URI parameters dropped, the host in
-// lower case, escapes of characters that need none resolved and the rest
-// written as upper-case %XX, so that equal AORs give equal strings. sips
-// and sip name the same AOR.
-func CanonicalAOR(u *sip.URI) string {
-	var b strings.Builder
-	b.Grow(len(u.User) + len(u.Host) + 5)
-	b.WriteString("sip:")
-	if u.User != "" {
-		raw := sip.Unescape(u.User)
-		for i := 0; i < len(raw); i++ {
-			c := raw[i]
-			if userChar(c) {
-				b.WriteByte(c)
-				continue
-			}
-			const hexd = "0123456789ABCDEF"
-			b.WriteByte('%')
-			b.WriteByte(hexd[c>>4])
-			b.WriteByte(hexd[c&15])
-		}
-		b.WriteByte('@')
-	}
-	b.WriteString(strings.ToLower(u.Host))
-	return b.String()
-}
-
-// userChar reports whether c may stand unescaped in a SIP URI user part
-// (RFC 3261 §25.1: unreserved / user-unreserved).
-func userChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("-_.!~*'()&=+$,;?/", c) >= 0
-}
-
 // parseQ reads a q-value (RFC 3261 §20.10: "0" to "1" with up to three
 // decimals) as thousandths.
 func parseQ(s string) (int, bool) {
@@ -688,19 +650,6 @@ func parseQ(s string) (int, bool) {
 		return 0, false
 	}
 	return n, true
-}
-
-// formatQ writes thousandths as a q-value: 1000 → "1", 500 → "0.5".
-func formatQ(q int) string {
-	if q >= 1000 {
-		return "1"
-	}
-	s := strconv.Itoa(1000 + q)[1:] // three digits
-	s = strings.TrimRight(s, "0")
-	if s == "" {
-		return "0"
-	}
-	return "0." + s
 }
 
 func allDigits(s string) bool {

@@ -464,25 +464,6 @@ func TestTorture(t *testing.T) {
 	})
 }
 
-func TestCanonicalAOR(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"sip:alice@Example.COM", "sip:alice@example.com"},
-		{"sips:alice@example.com;transport=tcp", "sip:alice@example.com"},
-		{"sip:%61lice@example.com", "sip:alice@example.com"},
-		{"sip:null-%00-null@example.com", "sip:null-%00-null@example.com"},
-		{"sip:a%2fb@example.com", "sip:a/b@example.com"},
-		{"sip:a%40b@example.com", "sip:a%40b@example.com"},
-		{"sip:example.com", "sip:example.com"},
-	} {
-		u, err := sip.ParseURI(c.in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := CanonicalAOR(&u); got != c.want {
-			t.Errorf("CanonicalAOR(%s) = %s, want %s", c.in, got, c.want)
-		}
-	}
-}
 
 func TestQValues(t *testing.T) {
 	for _, c := range []struct {
@@ -495,8 +476,8 @@ func TestQValues(t *testing.T) {
 		{"1.000", 1000, true, "1"}, {"0.", 0, true, "0"}, {"1.5", 0, false, ""}, {"0.1234", 0, false, ""}, {"x", 0, false, ""},
 	} {
 		q, ok := parseQ(c.in)
-		if ok != c.ok || (ok && (q != c.q || formatQ(q) != c.back)) {
-			t.Errorf("parseQ(%q) = %d, %v (format %q); want %d, %v (%q)", c.in, q, ok, formatQ(q), c.q, c.ok, c.back)
+		if ok != c.ok || (ok && (q != c.q || location.FormatQ(q) != c.back)) {
+			t.Errorf("parseQ(%q) = %d, %v (format %q); want %d, %v (%q)", c.in, q, ok, location.FormatQ(q), c.q, c.ok, c.back)
 		}
 	}
 }

@@ -370,3 +370,27 @@ func (m *Message) ContentType() string {
 	}
 	return t
 }
+
+// RemoveFirst removes the first value of the first header called name: the
+// whole header line when that is its only value, else the first item of its
+// comma-separated list (a proxy pops its own Via or Route this way, §16.4,
+// §16.7 step 3). It returns the value removed, trimmed, and false when there
+// is no such header.
+func (m *Message) RemoveFirst(name string) (string, bool) {
+	for i := range m.Headers {
+		h := &m.Headers[i]
+		if !h.Is(name) {
+			continue
+		}
+		item, next, _ := nextListItem(h.Value, 0)
+		if rest := trimLWS(h.Value[next:]); next < len(h.Value) && rest != "" {
+			*h = NewHeader(h.Name, rest)
+		} else {
+			copy(m.Headers[i:], m.Headers[i+1:])
+			m.Headers[len(m.Headers)-1] = Header{}
+			m.Headers = m.Headers[:len(m.Headers)-1]
+		}
+		return trimLWS(item), true
+	}
+	return "", false
+}

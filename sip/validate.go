@@ -53,6 +53,11 @@ type Policy struct {
 	// Accept lists the body media types a UAS can process (others get
 	// 415); nil skips the check.
 	Accept []string
+	// Endpoint, for RoleProxy, reports the requests the element answers
+	// itself rather than forwards (REGISTER at a proxy that is also the
+	// registrar): those are judged as RoleRegistrar judges them too
+	// (Require, 501 for unknown methods …). Nil means none.
+	Endpoint func(m *Message) bool
 	// Produces lists the media types a UAS answers an INVITE with; when an
 	// INVITE's Accept admits none of them it gets 406. nil skips the check.
 	Produces []string
@@ -113,6 +118,13 @@ func (p *Policy) Check(m *Message) Verdict {
 		return Verdict{}
 	}
 	v := p.checkRequest(m)
+	if p.Role == RoleProxy && p.Endpoint != nil && v.OK() && p.Endpoint(m) {
+		// A request the proxy answers itself is judged as by the
+		// registrar it also is.
+		q := *p
+		q.Role = RoleRegistrar
+		v = q.checkRequest(m)
+	}
 	if v.OK() {
 		return v
 	}

@@ -42,6 +42,7 @@ import (
 	"github.com/switchboard-sip/switchboard/sip"
 	"github.com/switchboard-sip/switchboard/transaction"
 	"github.com/switchboard-sip/switchboard/transport"
+	"github.com/switchboard-sip/switchboard/transport/resolve"
 )
 
 // Handler responds to SIP requests. ServeSIP is called with the server
@@ -243,6 +244,13 @@ type Server struct {
 	// for it as for a running handler; when it has, the Server logs the
 	// request at debug on Logger. Inline must not block.
 	Inline func(tx *Tx, req *sip.Message) bool
+	// Strays, when set, receives each response that matches no client
+	// transaction, on the goroutine that read it; a proxy forwards it
+	// (ForwardResponse). Nil drops them.
+	Strays func(res *sip.Message)
+	// Resolver finds next hops for Resolve (RFC 3263); nil uses a
+	// resolve.Resolver with the system's name server.
+	Resolver *resolve.Resolver
 	// Transport, if set before Listen, is used as the transport layer;
 	// otherwise the Server makes one.
 	Transport *transport.Layer
@@ -273,6 +281,9 @@ func (s *Server) init() {
 		s.Transport.Handler = s.receive
 		s.tl = transaction.Layer{Transport: s.Transport, Timers: s.Timers, Logger: s.Logger,
 			OnRequest: s.serve, OnAck: s.ack}
+		if s.Strays != nil {
+			s.tl.OnStrayResponse = func(res *sip.Message, _ transport.Flow) { s.Strays(res) }
+		}
 		n := s.MaxConcurrent
 		if n <= 0 {
 			n = 10000

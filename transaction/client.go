@@ -281,6 +281,19 @@ func (tx *ClientTx) timeout(in State, name string) {
 	tx.mu.Unlock()
 }
 
+// Abandon ends the transaction without a final response, with Err
+// reporting ErrTimeout: a proxy gives up on an INVITE branch that neither
+// answered its CANCEL nor ended after Timer C (RFC 3261 §16.8), which no
+// timer of §17.1.1 would otherwise end in the Proceeding state. It does
+// nothing once the transaction has ended.
+func (tx *ClientTx) Abandon() {
+	tx.mu.Lock()
+	if tx.state != Terminated {
+		tx.terminateLocked(fmt.Errorf("transaction: %s abandoned without a final response: %w", tx.Request.Method, ErrTimeout))
+	}
+	tx.mu.Unlock()
+}
+
 func (tx *ClientTx) timerD() { tx.endIn(Completed) }
 func (tx *ClientTx) timerK() { tx.endIn(Completed) }
 func (tx *ClientTx) timerM() { tx.endIn(Accepted) }

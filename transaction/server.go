@@ -174,7 +174,17 @@ func (tx *ServerTx) Err() error {
 // error is returned and also ends the transaction (§17.2.4). The
 // transaction does not keep res: it keeps the bytes the transport sent, so
 // the caller may reuse res once Respond returns.
-func (tx *ServerTx) Respond(res *sip.Message) error {
+func (tx *ServerTx) Respond(res *sip.Message) error { return tx.respond(res, false) }
+
+// Relay sends a response that a proxy forwards (RFC 3261 §16.7 step 8)
+// as Respond does, except that a 2xx to an INVITE is not retransmitted by
+// the transaction: the UAS retransmits it end to end and each copy is
+// relayed again (§13.3.1.4 puts retransmission in the UAS core, which a
+// proxy is not). The transaction still waits out Timer L in the Accepted
+// state and lets further 2xx through (RFC 6026 §8.5).
+func (tx *ServerTx) Relay(res *sip.Message) error { return tx.respond(res, true) }
+
+func (tx *ServerTx) respond(res *sip.Message, relay bool) error {
 	code := res.StatusCode
 	tx.mu.Lock()
 	switch {
@@ -203,8 +213,10 @@ func (tx *ServerTx) Respond(res *sip.Message) error {
 			// the ACK (§13.3.1.4: T1 doubling up to T2, also on streams).
 			tx.state = Accepted
 			tx.deadline = time.AfterFunc(64*t.T1, tx.timerL)
-			tx.interval = t.T1
-			tx.timer = time.AfterFunc(tx.interval, tx.retransmit2xx)
+			if !relay {
+				tx.interval = t.T1
+				tx.timer = time.AfterFunc(tx.interval, tx.retransmit2xx)
+			}
 			tx.ackKey = dialogKey(tx.req)
 			tx.l.accepted[tx.l.shardOf(tx.ackKey)].putIfAbsent(tx.ackKey, tx)
 		}

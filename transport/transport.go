@@ -62,6 +62,7 @@ type Layer struct {
 	// dialing holds the connections being opened, so that concurrent
 	// requests toward one flow share a single connection attempt.
 	dialing map[connKey]*dial // guarded by mu
+	routes  routeCache
 }
 
 // dial is one connection attempt in progress; c and err are set before
@@ -438,7 +439,14 @@ func (l *Layer) sendRequestOn(req *sip.Message, dst Flow) (Flow, error) {
 		if s == nil {
 			return dst, fmt.Errorf("transport: no UDP listener to send from")
 		}
-		setSentBy(req, UDP, s.local)
+		local := s.local
+		if local.Addr().IsUnspecified() {
+			// A wildcard socket: name the interface the request leaves by.
+			if a, err := l.routes.source(dst.Remote.Addr()); err == nil {
+				local = netip.AddrPortFrom(a, local.Port())
+			}
+		}
+		setSentBy(req, UDP, local)
 		dst.Local = s.local
 		if err := s.raw.send(req.Bytes(), dst.Remote); err != nil {
 			return dst, fmt.Errorf("transport: send to %s: %w", dst, err)

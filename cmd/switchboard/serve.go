@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +24,8 @@ import (
 	"github.com/switchboard-sip/switchboard/auth"
 	"github.com/switchboard-sip/switchboard/config"
 	"github.com/switchboard-sip/switchboard/location"
+	"github.com/switchboard-sip/switchboard/proxy"
+	"github.com/switchboard-sip/switchboard/redirect"
 	"github.com/switchboard-sip/switchboard/registrar"
 	"github.com/switchboard-sip/switchboard/sip"
 	"github.com/switchboard-sip/switchboard/stack"
@@ -62,6 +66,14 @@ func newLogger(cfg *config.Config, w io.Writer, lvl *slog.LevelVar) *slog.Logger
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// derive returns a key for one use (purpose) of the server's key, so that
+// the MACs of different uses never stand for each other.
+func derive(key []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
 // nonceKey reads the key that signs digest nonces from the data
 // directory, writing a random one on first start, so that nonces survive a
 // restart.
@@ -94,6 +106,8 @@ type server struct {
 	subs  *subscriber.SQLite
 	key   []byte
 	reg   *registrar.Registrar
+	proxy *proxy.Proxy
+	self  *selfAddrs
 	sip   *stack.Server
 	mu    sync.Mutex // guards verifier
 	verif *auth.Verifier
@@ -129,9 +143,66 @@ func (s *server) settings(cfg *config.Config) registrar.Settings {
 	return set
 }
 
-// options answers OPTIONS with what this server does (§11.2).
+// proxySettings turns cfg into the proxy's settings, sharing the local
+// domains and the digest verifier with the registrar's settings set.
+func (s *server) proxySettings(cfg *config.Config, set registrar.Settings) proxy.Settings {
+	ps := proxy.Settings{
+		IsLocal:   set.IsLocal,
+		Self:      s.self.is,
+		Auth:      set.Auth,
+		LocalOnly: cfg.Proxy.LocalOnly,
+		TimerC:    time.Duration(cfg.Proxy.TimerC),
+	}
+	for _, t := range cfg.Proxy.Trusted {
+		if p, err := config.ParsePrefix(t); err == nil {
+			ps.Trusted = append(ps.Trusted, p)
+		}
+	}
+	if redirect := cfg.Proxy.Redirect; len(redirect) > 0 {
+		ps.Redirect = func(host string) bool { return slices.Contains(redirect, host) }
+	}
+	return ps
+}
+
+// configure applies cfg's reloadable settings to the registrar and the
+// proxy.
+func (s *server) configure(cfg *config.Config) {
+	set := s.settings(cfg)
+	s.reg.Configure(set)
+	s.proxy.Configure(s.proxySettings(cfg, set))
+}
+
+// selfAddrs knows the addresses and ports this server listens on, to tell a
+// Route or Request-URI that names it (RFC 3261 §16.4).
+type selfAddrs struct {
+	isLocal func(ctx context.Context, host string) bool
+	mu      sync.Mutex
+	hosts   []string // this host's names and addresses; guarded by mu
+	ports   []int    // guarded by mu
+}
+
+func (a *selfAddrs) add(port int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !slices.Contains(a.ports, port) {
+		a.ports = append(a.ports, port)
+	}
+}
+
+// is reports whether host:port names this server: a port it listens on,
+// and one of its own names or addresses or a local domain.
+func (a *selfAddrs) is(host string, port int) bool {
+	a.mu.Lock()
+	ok := slices.Contains(a.ports, port)
+	hostOK := slices.Contains(a.hosts, strings.Trim(host, "[]"))
+	isLocal := a.isLocal
+	a.mu.Unlock()
+	return ok && (hostOK || (isLocal != nil && isLocal(context.Background(), host)))
+}
+
+// options answers OPTIONS addressed to the server itself (§11.2).
 func options(_ context.Context, tx *stack.Tx, _ *sip.Message) {
-	tx.Reply(200, "", sip.NewHeader("Allow", "REGISTER, OPTIONS"),
+	tx.Reply(200, "", sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, SUBSCRIBE, NOTIFY, REFER, INFO, UPDATE, PRACK"),
 		sip.NewHeader("Supported", strings.Join(registrar.Extensions(), ", ")))
 }
 
@@ -241,10 +312,24 @@ func (s *server) start() error {
 		return err
 	}
 	s.reg = &registrar.Registrar{Store: s.loc, Logger: s.log}
-	s.reg.Configure(s.settings(cfg))
-	mux := &stack.Mux{}
-	mux.Handle("REGISTER", s.reg)
-	mux.HandleFunc("OPTIONS", options)
+	exists := func(ctx context.Context, user, domain string) (bool, error) {
+		_, ok, err := s.subs.Get(ctx, user, domain)
+		return ok, err
+	}
+	s.proxy = &proxy.Proxy{Locations: s.loc, Exists: exists, Logger: s.log, Key: derive(s.key, "record-route"),
+		Redirect: &redirect.Server{Locations: s.loc, Exists: exists, Logger: s.log},
+		Local:    stack.HandlerFunc(options)}
+	set := s.settings(cfg)
+	s.self = &selfAddrs{isLocal: set.IsLocal, hosts: registrar.HostNames()}
+	s.configure(cfg)
+	// REGISTER goes to the registrar, everything else to the proxy.
+	handler := stack.HandlerFunc(func(ctx context.Context, tx *stack.Tx, req *sip.Message) {
+		if req.Method == "REGISTER" {
+			s.reg.ServeSIP(ctx, tx, req)
+			return
+		}
+		s.proxy.ServeSIP(ctx, tx, req)
+	})
 	// One reader per UDP socket, not the transport's default two:
 	// REGISTER is served on the reading goroutine (ServeInline), and
 	// two readers take the socket's read lock in turn, waking each
@@ -261,9 +346,11 @@ func (s *server) start() error {
 		}
 		tl.TLSConfig = tc
 	}
-	s.sip = &stack.Server{Handler: stack.Chain(mux, stack.LogRequests(s.log)), Transport: tl, Logger: s.log,
-		Stateless: s.reg.Challenge, Inline: s.reg.ServeInline,
-		Policy: sip.Policy{Role: sip.RoleRegistrar, Extensions: registrar.Extensions()}}
+	s.sip = &stack.Server{Handler: stack.Chain(handler, stack.LogRequests(s.log)), Transport: tl, Logger: s.log,
+		Stateless: s.reg.Challenge, Inline: s.reg.ServeInline, Strays: s.proxy.Strays,
+		Policy: sip.Policy{Role: sip.RoleProxy, Extensions: registrar.Extensions(),
+			Endpoint: func(m *sip.Message) bool { return m.Method == "REGISTER" }}}
+	s.proxy.Server = s.sip
 	for _, l := range []struct {
 		proto string
 		addrs []string
@@ -273,6 +360,7 @@ func (s *server) start() error {
 			if err != nil {
 				return fmt.Errorf("%w (listen.%s)", err, l.proto)
 			}
+			s.self.add(int(got.Port()))
 			s.log.Info("switchboard: listening", "proto", l.proto, "addr", got.String())
 		}
 	}
@@ -292,8 +380,8 @@ func (s *server) reload(path, data string) {
 		s.log.Warn("switchboard: these settings change only on restart", "fields", strings.Join(fields, ", "))
 	}
 	s.lvl.Set(cfg.Log.SlogLevel())
-	s.reg.Configure(s.settings(cfg))
-	s.cfg.Domains, s.cfg.Registrar, s.cfg.Auth, s.cfg.Log = cfg.Domains, cfg.Registrar, cfg.Auth, cfg.Log
+	s.configure(cfg)
+	s.cfg.Domains, s.cfg.Registrar, s.cfg.Auth, s.cfg.Proxy, s.cfg.Log = cfg.Domains, cfg.Registrar, cfg.Auth, cfg.Proxy, cfg.Log
 	s.log.Info("switchboard: configuration reloaded", "summary", s.cfg.Summary())
 }
 
