@@ -464,7 +464,6 @@ func TestTorture(t *testing.T) {
 	})
 }
 
-
 func TestQValues(t *testing.T) {
 	for _, c := range []struct {
 		in   string
