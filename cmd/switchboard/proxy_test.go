@@ -419,3 +419,157 @@ func TestRedirect(t *testing.T) {
 		}
 	}
 }
+
+// tortureSender binds the address RFC 4475's messages are answered at over
+// UDP: their Vias name hosts without rport, so a response goes to the
+// source address at port 5060 (§18.2.2). A loopback address other than
+// 127.0.0.1 keeps clear of anything else on port 5060.
+func tortureSender(t *testing.T) *net.UDPConn {
+	t.Helper()
+	for i := 77; i < 100; i++ {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, byte(i)), Port: 5060})
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+			return c
+		}
+	}
+	t.Fatal("cannot bind UDP port 5060 on 127.0.0.77-99 (is a server listening on 0.0.0.0:5060?)")
+	return nil
+}
+
+// readSIP reads datagrams on c until one parses as a message whose start
+// line or CSeq satisfies keep, for at most d.
+func readSIP(t *testing.T, c *net.UDPConn, d time.Duration, keep func(*sip.Message) bool) (*sip.Message, *net.UDPAddr) {
+	t.Helper()
+	buf := make([]byte, 65536)
+	deadline := time.Now().Add(d)
+	for {
+		c.SetReadDeadline(deadline)
+		n, from, err := c.ReadFromUDP(buf)
+		if err != nil {
+			return nil, nil
+		}
+		m, err := sip.Parse(append([]byte(nil), buf[:n]...))
+		if err == nil && keep(m) {
+			return m, from
+		}
+	}
+}
+
+// TestProxyTorture is issue 5's seventh check: RFC 4475 messages sent to
+// the proxy byte for byte over UDP get what ../shared/torture/INDEX.tsv
+// names; the valid ones are routed to the contact registered for their
+// Request-URI (the sender is a trusted peer, so they are not challenged).
+func TestProxyTorture(t *testing.T) {
+	sippBinary(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	addAccount(t, data, "UserB", "example.com")
+	addAccount(t, data, "user", "example.com")
+	addAccount(t, data, "joe", "example.com")
+	sender := tortureSender(t)
+	cfg := "listen:\n  udp: [\"127.0.0.1:0\"]\n  tcp: [\"127.0.0.1:0\"]\n" +
+		"data_dir: " + data + "\ndomains: [example.com]\nauth:\n  algorithms: [MD5]\n" +
+		"proxy:\n  trusted: [" + sender.LocalAddr().(*net.UDPAddr).IP.String() + "]\n"
+	path := filepath.Join(dir, "switchboard.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, path)
+	server, err := net.ResolveUDPAddr("udp", p.addr("udp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The callee: a UDP socket registered for UserB, user and joe.
+	callee, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer callee.Close()
+	for _, u := range []string{"UserB", "user", "joe"} {
+		registerContact(t, p, u, "example.com", fmt.Sprintf("sip:%s@%s", u, callee.LocalAddr()), "1")
+	}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "..", "sip", "testdata", "rfc4475", name+".dat"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	send := func(name string) {
+		if _, err := sender.WriteToUDP(read(name), server); err != nil {
+			t.Fatal(err)
+		}
+	}
+	response := func(callID string) *sip.Message {
+		m, _ := readSIP(t, sender, 5*time.Second, func(m *sip.Message) bool {
+			return m.IsResponse() && m.StatusCode >= 200 && m.CallID() == callID
+		})
+		return m
+	}
+
+	// Invalid or refused: the response INDEX.tsv names, and nothing at the
+	// callee.
+	for _, c := range []struct {
+		name, callID string
+		code         int
+	}{
+		{"zeromf", "zeromf.jfasdlfnm2o2l43r5u0asdfas", 483},
+		{"unkscm", "unkscm.nasdfasser0q239nwsdfasdkl34", 416},
+		{"novelsc", "novelsc.asdfasser0q239nwsdfasdkl34", 416},
+		{"bext01", "bext01.0ha0isndaksdj", 420},
+		{"mismatch01", "mismatch01.dj0234sxdfl3", 400},
+	} {
+		send(c.name)
+		res := response(c.callID)
+		if res == nil {
+			t.Errorf("%s: no response", c.name)
+			continue
+		}
+		if res.StatusCode != c.code {
+			t.Errorf("%s: %d %s, want %d", c.name, res.StatusCode, res.Reason, c.code)
+		}
+		if c.name == "bext01" {
+			if u := res.Get("Unsupported"); !strings.Contains(u, "noProxiesSupportThis") || !strings.Contains(u, "norDoAnyProxiesSupportThis") || strings.Contains(u, "nothingSupportsThis") {
+				t.Errorf("bext01: Unsupported %q, want the Proxy-Require tags only", u)
+			}
+		}
+	}
+
+	// Valid: routed to the callee, which answers; the answer comes back.
+	for _, c := range []struct{ name, callID, method string }{
+		{"lwsdisp", "lwsdisp.1234abcd@funky.example.com", "OPTIONS"},
+		{"inv2543", "inv2543.1717@ift.client.example.com", "INVITE"},
+	} {
+		send(c.name)
+		req, from := readSIP(t, callee, 5*time.Second, func(m *sip.Message) bool { return m.CallID() == c.callID })
+		if req == nil {
+			t.Errorf("%s: the callee received nothing", c.name)
+			continue
+		}
+		if req.Method != c.method || count(req.Vias()) != 2 {
+			t.Errorf("%s: the callee received %s with %d Vias, want %s through the proxy", c.name, req.Method, count(req.Vias()), c.method)
+		}
+		code := 200
+		if c.method == "INVITE" {
+			code = 486
+		}
+		if _, err := callee.WriteToUDP(sip.NewResponse(req, code, "").Bytes(), from); err != nil {
+			t.Fatal(err)
+		}
+		res := response(c.callID)
+		if res == nil || res.StatusCode != code {
+			t.Errorf("%s: the sender got %v, want the callee's %d", c.name, res, code)
+		}
+	}
+
+	// dblreq: the REGISTER is handled (a challenge: it has no
+	// credentials) and the INVITE after it in the datagram goes nowhere.
+	send("dblreq")
+	if res := response("dblreq.0ha0isndaksdj99sdfafnl3lk233412"); res == nil || res.StatusCode != 401 {
+		t.Errorf("dblreq: %v, want 401", res)
+	}
+	if m, _ := readSIP(t, callee, time.Second, func(m *sip.Message) bool { return m.Method == "INVITE" }); m != nil {
+		t.Errorf("dblreq: the trailing INVITE was forwarded:\n%s", m)
+	}
+}
