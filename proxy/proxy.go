@@ -256,6 +256,12 @@ func (p *Proxy) ServeSIP(ctx context.Context, tx *stack.Tx, req *sip.Message) {
 		// set, is the single target.
 		groups = [][]hop{{{uri: target}}}
 	}
+	if req.Method == "INVITE" {
+		// §16.2 (and §16.7 step 5 for the branches' 100s, which are not
+		// relayed): the caller stops retransmitting at once, and this 100
+		// leaves before any response a branch may send.
+		tx.Reply(100, "")
+	}
 	rc := newResponseContext(p, tx, req, fwd, hash, set)
 	rc.run(ctx, groups)
 }

@@ -21,6 +21,9 @@
 #       bench/sipp/run.sh 2000 4000 8000 12000 14000 16000
 #                       # `switchboard serve` and Kamailio, one after the
 #                       # other, with digest-authenticated REGISTERs
+#   SERVER_KIND="switchboard kamailio" SCENARIO=call PORT=5390 \
+#       bench/sipp/run.sh 500 1000 2000 3000 4000
+#                       # full calls through each as a stateful proxy
 #
 # Environment:
 #
@@ -32,8 +35,8 @@
 #               transactions reach Timer J = 32 s and end; their teardown
 #               is counted in the run's CPU, and the next run starts on an
 #               idle server.
-#   SCENARIO    options, register or register_auth: bench/sipp/SCENARIO.xml
-#               (options by default).
+#   SCENARIO    options, register, register_auth or call:
+#               bench/sipp/SCENARIO.xml (options by default).
 #                 options        OPTIONS, answered 200.
 #                 register       REGISTER for user[call_number], no
 #                                authentication, answered 200.
@@ -44,6 +47,13 @@
 #                                calls take users user000001 … userN in
 #                                order, N = sum(rates) × DURATION, the
 #                                password of user U being "pw-U".
+#                 call           a full call through the server as a
+#                                stateful record-routing proxy: INVITE,
+#                                100, 180, 200, ACK, BYE, 200 (no media)
+#                                to uas@example.com, a second SIPp
+#                                (call_uas.xml on PORT+2) that
+#                                call_register.xml registered with the
+#                                server first, without authentication.
 #   SERVER_KIND one server or several, separated by spaces or commas, run
 #               one after the other, each through the whole ramp, on a
 #               fresh process (echo by default):
@@ -59,12 +69,17 @@
 #                              MD5 only (SIPp 3.6 answers only the first
 #                              challenge and knows only MD5), N accounts
 #                              made by bench/cmd/mkusers; for register:
-#                              domain 127.0.0.1, authentication off.
+#                              domain 127.0.0.1, authentication off; for
+#                              call: domain example.com, authentication
+#                              off and 127.0.0.1 trusted, so calls are
+#                              neither challenged nor refused.
 #                 kamailio     Debian's Kamailio 5.6 with
 #                              bench/kamailio/registrar.cfg, or
 #                              registrar_auth.cfg for register_auth, which
 #                              keep every binding in the in-memory location
-#                              table: the reference the issues compare with.
+#                              table, or proxy.cfg for call (tm,
+#                              record_route, lookup, t_relay): the
+#                              references the issues compare with.
 #   SERVER      a prebuilt binary for the echo or switchboard kind (not
 #               both in one run), e.g. from another commit, to compare two
 #               builds; by default the script builds this tree's.
@@ -102,6 +117,8 @@ if [[ $# -gt 0 ]]; then
 	rates=("$@")
 elif [[ $SCENARIO == register_auth ]]; then
 	rates=(2000 4000 8000 12000 14000 16000)
+elif [[ $SCENARIO == call ]]; then
+	rates=(500 1000 2000 3000 4000 5000)
 else
 	rates=(1000 2000 4000 8000 12000 16000 20000 24000 28000 32000 36000 40000 48000 56000 64000)
 fi
@@ -204,9 +221,16 @@ for kind in "${kinds[@]}"; do
 done
 
 spid=
-# stop_server stops the server, waiting for it to shut down, and prints
-# the end of its log.
+uaspid=
+UASPORT=$((PORT + 2))
+# stop_server stops the server (and the callee SIPp of the call scenario),
+# waiting for it to shut down, and prints the end of its log.
 stop_server() {
+	if [[ -n $uaspid ]]; then
+		kill -TERM "$uaspid" 2>/dev/null || true
+		wait "$uaspid" 2>/dev/null || true
+		uaspid=
+	fi
 	[[ -n $spid ]] || return 0
 	if kill -0 "$spid" 2>/dev/null; then
 		kill -TERM "$spid"
@@ -258,9 +282,13 @@ start_server() {
 		rm -rf "$dir"
 		mkdir -p "$dir/data"
 		local domain=example.com auth="{algorithms: [MD5]}"
+		local proxy="{}"
 		if [[ $SCENARIO == register ]]; then
 			# register.xml registers user[n]@127.0.0.1 without credentials.
 			domain=127.0.0.1 auth="{enabled: false}"
+		elif [[ $SCENARIO == call ]]; then
+			# As Kamailio's proxy.cfg: no authentication at all.
+			auth="{enabled: false}" proxy="{trusted: [127.0.0.1]}"
 		fi
 		[[ $SCENARIO == register_auth ]] && cp "$usersdb" "$dir/data/subscribers.db"
 		cat >"$dir/switchboard.yaml" <<-EOF
@@ -272,6 +300,7 @@ start_server() {
 			data_dir: ./data
 			domains: [$domain]
 			auth: $auth
+			proxy: $proxy
 			log:
 			  level: warn
 		EOF
@@ -285,6 +314,7 @@ start_server() {
 	kamailio)
 		local cfg=$bench/kamailio/registrar.cfg
 		[[ $SCENARIO == register_auth ]] && cfg=$bench/kamailio/registrar_auth.cfg
+		[[ $SCENARIO == call ]] && cfg=$bench/kamailio/proxy.cfg
 		# -DD: stay in the foreground (workers are still forked); -E: log
 		# to stderr; 1 GiB of shared memory holds the location table.
 		kamailio -f "$cfg" -DD -E -l "udp:127.0.0.1:$PORT" -m 1024 -M 16 \
@@ -296,6 +326,21 @@ start_server() {
 		kill -0 "$spid" 2>/dev/null || { cat "$slog" >&2; echo "kamailio did not start" >&2; exit 1; }
 		;;
 	esac
+	[[ $SCENARIO == call ]] && start_callee
+	return 0
+}
+
+# start_callee starts the SIPp callee of the call scenario on UASPORT and
+# registers it with the server as uas@example.com.
+start_callee() {
+	sipp -sf "$here/call_uas.xml" -t u1 -i 127.0.0.1 -p "$UASPORT" -buff_size 4194304 -nostdin \
+		-trace_err -error_file "$out/errors_callee_$kind.log" >"$out/sipp_callee_$kind.log" 2>&1 &
+	uaspid=$!
+	sleep 0.5
+	kill -0 "$uaspid" 2>/dev/null || { cat "$out/sipp_callee_$kind.log" >&2; echo "the callee SIPp did not start" >&2; exit 1; }
+	timeout 30 sipp -sf "$here/call_register.xml" -key uas "127.0.0.1:$UASPORT" -m 1 -t u1 -i 127.0.0.1 -p 0 \
+		-nostdin -timeout 20s -timeout_error "127.0.0.1:$PORT" >"$out/sipp_register_$kind.log" 2>&1 ||
+		{ tail -n 20 "$out/sipp_register_$kind.log" >&2; echo "registering the callee with $kind failed" >&2; exit 1; }
 }
 
 hz=$(getconf CLK_TCK)
