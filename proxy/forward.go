@@ -164,10 +164,11 @@ func (rc *responseContext) startNext(ctx context.Context) {
 		}
 		g := rc.groups[0]
 		rc.groups = rc.groups[1:]
+		only := len(g) == 1 && len(rc.groups) == 0
 		rc.mu.Unlock()
 		n := 0
 		for _, h := range g {
-			if rc.forward(ctx, h) {
+			if rc.forward(ctx, h, only) {
 				n++
 			}
 		}
@@ -193,8 +194,10 @@ func (rc *responseContext) startNext(ctx context.Context) {
 
 // forward sends a copy of the request to h (§16.6) and reports whether a
 // branch started. A target that cannot be reached, its name unresolved
-// or every address refusing, counts as a 503 (§16.9).
-func (rc *responseContext) forward(ctx context.Context, h hop) bool {
+// or every address refusing, counts as a 503 (§16.9). only says h is the
+// last target the request goes to, so that rc.fwd itself may be sent
+// rather than a copy.
+func (rc *responseContext) forward(ctx context.Context, h hop, only bool) bool {
 	p := rc.p
 	srv := p.Server
 	var flows []stack.Flow
@@ -202,7 +205,10 @@ func (rc *responseContext) forward(ctx context.Context, h hop) bool {
 		flows = append(flows, *h.flow)
 	}
 	// §16.6 steps 1, 2 and 5: the copy, its Request-URI, the Path as Route.
-	base := rc.fwd.Clone()
+	base := rc.fwd
+	if !only {
+		base = base.Clone()
+	}
 	if h.rewrite {
 		base.RequestURI = h.uri
 	}
@@ -228,8 +234,11 @@ func (rc *responseContext) forward(ctx context.Context, h hop) bool {
 	}
 	flows = append(flows, resolved...)
 	in := rc.tx.Flow()
-	for _, dst := range flows {
-		m := base.Clone()
+	for i, dst := range flows {
+		m := base
+		if i < len(flows)-1 {
+			m = base.Clone() // base stays clean for the next address
+		}
 		if rc.recordRoutes() {
 			if !rc.addRecordRoute(m, in, dst) {
 				continue
@@ -572,7 +581,10 @@ func (rc *responseContext) cancelOthers(except *branch) {
 // responses end at the transaction layer, and an ACK the proxy has no
 // dialog for would make it a relay.
 func (p *Proxy) forwardAck(ctx context.Context, ack *sip.Message, set *Settings) {
-	fwd := ack.Clone()
+	// The ACK is the proxy's alone (nothing else keeps it): forwarded as
+	// it is changed.
+	fwd := ack
+	upstream, _ := ack.Via()
 	if !p.preprocess(fwd, set) {
 		p.debug("proxy: ACK outside a record-routed dialog dropped", "call-id", ack.CallID())
 		return
@@ -597,7 +609,10 @@ func (p *Proxy) forwardAck(ctx context.Context, ack *sip.Message, set *Settings)
 		p.debug("proxy: ACK's next hop does not resolve", "call-id", ack.CallID(), "uri", next.String(), "err", err)
 		return
 	}
-	fwd.Prepend("Via", "SIP/2.0/"+flows[0].Proto+" invalid;branch="+newBranch(p.loopHash(ack))+";rport")
+	// §16.11: the branch of a statelessly forwarded request derives from
+	// the one it arrived with, so that a retransmission gets the same.
+	fwd.Prepend("Via", "SIP/2.0/"+flows[0].Proto+" invalid;branch="+sip.BranchMagic+branchMark+"a."+
+		strings.TrimPrefix(upstream.Branch(), sip.BranchMagic)+";rport")
 	if err := p.Server.SendStateless(fwd, flows[0]); err != nil {
 		p.debug("proxy: forwarding ACK", "call-id", ack.CallID(), "err", err)
 	}

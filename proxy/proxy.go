@@ -118,6 +118,8 @@ type Proxy struct {
 	node     [16]byte // per-process identity in loop hashes
 	rkey     []byte
 	merged   mergedSet
+	macs     macPool // keyed with node, for loop hashes
+	rrMACs   macPool // keyed with rkey, for Record-Route
 }
 
 // Configure replaces the settings; requests that already began keep the

@@ -4,9 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/switchboard-sip/switchboard/sip"
 )
@@ -37,12 +39,13 @@ const (
 // computes different values. Proxy-Authorization is left out because the
 // proxy removes the credentials it consumed (§22.3) before forwarding.
 func (p *Proxy) loopHash(req *sip.Message) string {
-	h := hmac.New(sha256.New, p.node[:])
+	h := p.macs.get(p.node[:])
+	defer p.macs.put(h)
 	add := func(s string) {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	add(req.RequestURI.String())
+	add(req.RequestTarget())
 	for _, hd := range req.Headers {
 		if hd.Is("Route") || hd.Is("Proxy-Require") {
 			add(hd.Value)
@@ -54,9 +57,26 @@ func (p *Proxy) loopHash(req *sip.Message) string {
 	add(from.Tag())
 	add(to.Tag())
 	cs, _ := req.CSeq()
-	add(strconv.FormatUint(uint64(cs.Seq), 10))
+	var n [20]byte
+	h.Write(strconv.AppendUint(n[:0], uint64(cs.Seq), 10))
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:8])
+}
+
+// macPool recycles keyed HMAC-SHA256 states: hmac.New allocates several
+// objects, Reset restores the keyed state. One pool serves one key.
+type macPool struct{ p sync.Pool }
+
+func (m *macPool) get(key []byte) hash.Hash {
+	if h, ok := m.p.Get().(hash.Hash); ok {
+		return h
+	}
+	return hmac.New(sha256.New, key)
+}
+
+func (m *macPool) put(h hash.Hash) {
+	h.Reset()
+	m.p.Put(h)
 }
 
 // looped reports a request that already passed this proxy unchanged
@@ -93,7 +113,8 @@ func ours(b string) bool { return strings.HasPrefix(b, sip.BranchMagic+branchMar
 
 // dialogMAC is the "sb" value for a dialog's Call-ID.
 func (p *Proxy) dialogMAC(callID string) string {
-	h := hmac.New(sha256.New, p.key())
+	h := p.rrMACs.get(p.key())
+	defer p.rrMACs.put(h)
 	h.Write([]byte(callID))
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:10])

@@ -1,0 +1,414 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-sip/switchboard/location"
+	"github.com/switchboard-sip/switchboard/sip"
+	"github.com/switchboard-sip/switchboard/stack"
+	"github.com/switchboard-sip/switchboard/transaction"
+)
+
+// harness is a proxy served over UDP on loopback, for the domain
+// example.com, with bindings in memory; phones are UDP sockets the test
+// drives message by message.
+type harness struct {
+	t    *testing.T
+	p    *Proxy
+	srv  *stack.Server
+	addr netip.AddrPort
+	loc  *location.Memory
+}
+
+func newHarness(t *testing.T, set Settings) *harness {
+	t.Helper()
+	h := &harness{t: t, loc: location.NewMemory()}
+	h.p = &Proxy{Locations: h.loc, Key: []byte("test key")}
+	// Short timers: T1 20 ms makes Timer B 1.28 s.
+	h.srv = &stack.Server{Handler: h.p, Strays: h.p.Strays, Policy: sip.Policy{Role: sip.RoleProxy},
+		Timers: transaction.Timers{T1: 20 * time.Millisecond, T2: 160 * time.Millisecond, T4: 200 * time.Millisecond}}
+	h.p.Server = h.srv
+	addr, err := h.srv.Listen("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.addr = addr
+	if set.IsLocal == nil {
+		set.IsLocal = func(_ context.Context, host string) bool { return host == "example.com" }
+	}
+	if set.Self == nil {
+		set.Self = func(host string, port int) bool { return host == "127.0.0.1" && port == int(addr.Port()) }
+	}
+	h.p.Configure(set)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		h.srv.Shutdown(ctx)
+	})
+	return h
+}
+
+// bind registers contact for user@example.com with q (thousandths, -1 none).
+func (h *harness) bind(user string, ph *phone, q int) {
+	h.t.Helper()
+	now := time.Now()
+	_, err := h.loc.Update(context.Background(), "sip:"+user+"@example.com", now, func(cur []location.Binding) ([]location.Binding, error) {
+		return append(cur, location.Binding{Contact: fmt.Sprintf("sip:%s@%s", user, ph.addr()), Q: q,
+			Expires: now.Add(time.Hour), CallID: sip.NewCallID(), CSeq: 1, Transport: "UDP"}), nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// phone is a UDP socket playing a user agent.
+type phone struct {
+	t *testing.T
+	c *net.UDPConn
+}
+
+func newPhone(t *testing.T) *phone {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &phone{t: t, c: c}
+}
+
+func (ph *phone) addr() string { return ph.c.LocalAddr().String() }
+
+// send sends m to the proxy (or, for a response, to where to is).
+func (ph *phone) send(to netip.AddrPort, m *sip.Message) {
+	ph.t.Helper()
+	if _, err := ph.c.WriteToUDPAddrPort(m.Bytes(), to); err != nil {
+		ph.t.Fatal(err)
+	}
+}
+
+// recv returns the next message that keep accepts within d, or nil;
+// others are dropped.
+func (ph *phone) recv(d time.Duration, keep func(*sip.Message) bool) (*sip.Message, netip.AddrPort) {
+	ph.t.Helper()
+	buf := make([]byte, 65536)
+	deadline := time.Now().Add(d)
+	for {
+		ph.c.SetReadDeadline(deadline)
+		n, from, err := ph.c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return nil, netip.AddrPort{}
+		}
+		m, err := sip.Parse(append([]byte(nil), buf[:n]...))
+		if err == nil && keep(m) {
+			return m, from
+		}
+	}
+}
+
+func isRequest(method string) func(*sip.Message) bool {
+	return func(m *sip.Message) bool { return m.Method == method }
+}
+
+func isFinal(m *sip.Message) bool { return m.IsResponse() && m.StatusCode >= 200 }
+
+// invite builds an INVITE from the phone to target.
+func (ph *phone) invite(target, from string) *sip.Message {
+	u, err := sip.ParseURI(target)
+	if err != nil {
+		ph.t.Fatal(err)
+	}
+	f, _ := sip.ParseAddress("<" + from + ">;tag=" + sip.NewTag())
+	to, _ := sip.ParseAddress("<" + target + ">")
+	m := sip.NewRequest("INVITE", u, f, to, sip.NewCallID(), 1)
+	m.Prepend("Via", "SIP/2.0/UDP "+ph.addr()+";rport;branch="+sip.NewBranch())
+	m.Add("Contact", "<sip:caller@"+ph.addr()+">")
+	return m
+}
+
+// answer answers req from the phone, to the address it came from.
+func (ph *phone) answer(req *sip.Message, from netip.AddrPort, code int, hdrs ...sip.Header) {
+	ph.t.Helper()
+	res := sip.NewResponse(req, code, "")
+	res.Headers = append(res.Headers, hdrs...)
+	ph.send(from, res)
+}
+
+func TestBetter(t *testing.T) {
+	for _, c := range []struct {
+		a, b int
+		want bool
+	}{
+		{603, 486, true}, {486, 603, false}, {302, 486, true}, {486, 302, false},
+		{407, 486, true}, {486, 407, false}, {486, 408, false}, {500, 404, false},
+		{404, 500, true}, {600, 200, true},
+	} {
+		if got := better(c.a, c.b); got != c.want {
+			t.Errorf("better(%d, %d) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+// TestLoopAndSpiral: a request that comes back unchanged is a loop (482),
+// one whose Request-URI changed is a spiral and goes on (RFC 5393 §4.2).
+func TestLoopAndSpiral(t *testing.T) {
+	p := &Proxy{}
+	p.init()
+	req := sip.NewRequest("INVITE", sip.URI{Scheme: "sip", User: "bob", Host: "example.com"},
+		sip.Address{URI: sip.URI{Scheme: "sip", User: "alice", Host: "example.com"}, Params: "tag=1"},
+		sip.Address{URI: sip.URI{Scheme: "sip", User: "bob", Host: "example.com"}}, "c1", 1)
+	req.Prepend("Via", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKcaller")
+	if p.looped(req) {
+		t.Fatal("a request that never passed the proxy is a loop")
+	}
+	// The proxy forwards it: its Via carries the loop hash.
+	req.Prepend("Via", "SIP/2.0/UDP 192.0.2.2;branch="+newBranch(p.loopHash(req)))
+	if !p.looped(req) {
+		t.Error("the request back unchanged is not detected as a loop")
+	}
+	spiral := req.Clone()
+	spiral.RequestURI.User = "bob-desk"
+	if p.looped(spiral) {
+		t.Error("a spiral (new Request-URI) is taken for a loop")
+	}
+	other := &Proxy{}
+	other.init()
+	if other.looped(req) {
+		t.Error("another proxy (node) takes this proxy's Via for its own loop")
+	}
+}
+
+// TestPreprocess is §16.4: this proxy's Route values are removed (twice
+// when it record-routed twice), and a Request-URI that names it (a strict
+// router before) is replaced by the last Route.
+func TestPreprocess(t *testing.T) {
+	p := &Proxy{Key: []byte("k")}
+	p.init()
+	set := &Settings{Self: func(host string, port int) bool { return host == "192.0.2.9" && port == 5060 }}
+	parse := func(s string) *sip.Message {
+		m, err := sip.Parse([]byte(strings.ReplaceAll(s, "\n", "\r\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	rr := func(proto string, port uint16) string {
+		return p.recordRoute(proto, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.9"), port), "call-1")
+	}
+	base := "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\nFrom: <sip:a@example.com>;tag=1\nTo: <sip:b@example.com>;tag=2\n" +
+		"Call-ID: call-1\nCSeq: 2 BYE\nMax-Forwards: 70\nContent-Length: 0\n\n"
+
+	m := parse("BYE sip:b@192.0.2.7 SIP/2.0\nRoute: " + rr("TCP", 5060) + ", " + rr("UDP", 5060) + ", <sip:next.example.net;lr>\n" + base)
+	if !p.preprocess(m, set) {
+		t.Error("the proxy's own signed Route was not recognised")
+	}
+	if r := m.Get("Route"); r != "<sip:next.example.net;lr>" {
+		t.Errorf("after pre-processing Route is %q, want only the next hop's", r)
+	}
+
+	m = parse("BYE " + strings.Trim(rr("UDP", 5060), "<>") + " SIP/2.0\nRoute: <sip:b@192.0.2.7>\n" + base)
+	if !p.preprocess(m, set) {
+		t.Error("a signed Request-URI from a strict router was not recognised")
+	}
+	if m.RequestURI.String() != "sip:b@192.0.2.7" || m.Has("Route") {
+		t.Errorf("strict router: Request-URI %s, Route %q; want sip:b@192.0.2.7 and none", m.RequestURI.String(), m.Get("Route"))
+	}
+
+	// An outbound-proxy Route naming the proxy's address is removed but
+	// proves no dialog; a forged sb does not verify.
+	m = parse("INVITE sip:b@example.com SIP/2.0\nRoute: <sip:192.0.2.9;lr>\n" + strings.Replace(base, ";tag=2", "", 1))
+	if p.preprocess(m, set) || m.Has("Route") {
+		t.Errorf("outbound-proxy Route: routed or left in place (%q)", m.Get("Route"))
+	}
+	m = parse("BYE sip:b@192.0.2.7 SIP/2.0\nRoute: <sip:192.0.2.9;lr;sb=00000000000000000000>\n" + base)
+	if p.preprocess(m, set) {
+		t.Error("a forged sb was taken for the proxy's Record-Route")
+	}
+}
+
+// TestSequentialForking: the contacts of the highest q are tried first, all
+// at once; the next group only when every one of them failed.
+func TestSequentialForking(t *testing.T) {
+	h := newHarness(t, Settings{})
+	high1, high2, low := newPhone(t), newPhone(t), newPhone(t)
+	h.bind("bob", high1, 1000)
+	h.bind("bob", high2, 1000)
+	h.bind("bob", low, 500)
+	caller := newPhone(t)
+	inv := caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example")
+	caller.send(h.addr, inv)
+
+	r1, f1 := high1.recv(2*time.Second, isRequest("INVITE"))
+	r2, f2 := high2.recv(2*time.Second, isRequest("INVITE"))
+	if r1 == nil || r2 == nil {
+		t.Fatal("the q=1 contacts did not both get the INVITE")
+	}
+	if m, _ := low.recv(200*time.Millisecond, isRequest("INVITE")); m != nil {
+		t.Fatal("the q=0.5 contact got the INVITE before the q=1 group ended")
+	}
+	high1.answer(r1, f1, 486)
+	high2.answer(r2, f2, 480)
+	r3, f3 := low.recv(2*time.Second, isRequest("INVITE"))
+	if r3 == nil {
+		t.Fatal("the q=0.5 contact was not tried after the q=1 group failed")
+	}
+	low.answer(r3, f3, 603)
+	res, _ := caller.recv(2*time.Second, isFinal)
+	if res == nil || res.StatusCode != 603 {
+		t.Fatalf("caller got %v, want the 603 (a 6xx beats 486 and 480)", res)
+	}
+}
+
+// TestSixxCancels: a 6xx ends the search and cancels the other branches.
+func TestSixxCancels(t *testing.T) {
+	h := newHarness(t, Settings{})
+	a, b := newPhone(t), newPhone(t)
+	h.bind("bob", a, -1)
+	h.bind("bob", b, -1)
+	caller := newPhone(t)
+	caller.send(h.addr, caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
+	ra, fa := a.recv(2*time.Second, isRequest("INVITE"))
+	rb, fb := b.recv(2*time.Second, isRequest("INVITE"))
+	if ra == nil || rb == nil {
+		t.Fatal("both contacts should ring")
+	}
+	b.answer(rb, fb, 180)
+	a.answer(ra, fa, 603)
+	c, cf := b.recv(2*time.Second, isRequest("CANCEL"))
+	if c == nil {
+		t.Fatal("the ringing branch got no CANCEL after the 603")
+	}
+	b.answer(c, cf, 200)
+	b.answer(rb, fb, 487)
+	res, _ := caller.recv(2*time.Second, isFinal)
+	if res == nil || res.StatusCode != 603 {
+		t.Fatalf("caller got %v, want 603", res)
+	}
+}
+
+// TestChallengesAggregated: when every branch asks for credentials, the
+// caller gets one 407 carrying all the challenges (§16.7 step 7).
+func TestChallengesAggregated(t *testing.T) {
+	h := newHarness(t, Settings{})
+	a, b := newPhone(t), newPhone(t)
+	h.bind("bob", a, -1)
+	h.bind("bob", b, -1)
+	caller := newPhone(t)
+	caller.send(h.addr, caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
+	ra, fa := a.recv(2*time.Second, isRequest("INVITE"))
+	rb, fb := b.recv(2*time.Second, isRequest("INVITE"))
+	if ra == nil || rb == nil {
+		t.Fatal("both contacts should ring")
+	}
+	a.answer(ra, fa, 407, sip.NewHeader("Proxy-Authenticate", `Digest realm="a.example", nonce="1"`))
+	b.answer(rb, fb, 401, sip.NewHeader("WWW-Authenticate", `Digest realm="b.example", nonce="2"`))
+	res, _ := caller.recv(2*time.Second, isFinal)
+	if res == nil || (res.StatusCode != 401 && res.StatusCode != 407) {
+		t.Fatalf("caller got %v, want 401 or 407", res)
+	}
+	s := res.String()
+	if !strings.Contains(s, `realm="a.example"`) || !strings.Contains(s, `realm="b.example"`) {
+		t.Errorf("the challenge does not carry both branches' challenges:\n%s", s)
+	}
+}
+
+// TestNoAnswer408: a contact that never answers gives 408 (Timer B with
+// T1 20 ms: 1.28 s).
+func TestNoAnswer408(t *testing.T) {
+	h := newHarness(t, Settings{})
+	silent := newPhone(t)
+	h.bind("bob", silent, -1)
+	caller := newPhone(t)
+	caller.send(h.addr, caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
+	res, _ := caller.recv(5*time.Second, isFinal)
+	if res == nil || res.StatusCode != 408 {
+		t.Fatalf("caller got %v, want 408", res)
+	}
+}
+
+// TestTimerC: a branch that rings longer than Timer C is cancelled and the
+// caller gets the 487 it answers.
+func TestTimerC(t *testing.T) {
+	h := newHarness(t, Settings{TimerC: 300 * time.Millisecond})
+	ringing := newPhone(t)
+	h.bind("bob", ringing, -1)
+	caller := newPhone(t)
+	caller.send(h.addr, caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
+	r, f := ringing.recv(2*time.Second, isRequest("INVITE"))
+	if r == nil {
+		t.Fatal("no INVITE")
+	}
+	ringing.answer(r, f, 180)
+	start := time.Now()
+	c, cf := ringing.recv(3*time.Second, isRequest("CANCEL"))
+	if c == nil {
+		t.Fatal("Timer C did not cancel the ringing branch")
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("CANCEL after %v, before Timer C (300 ms)", d)
+	}
+	ringing.answer(c, cf, 200)
+	ringing.answer(r, f, 487)
+	res, _ := caller.recv(2*time.Second, isFinal)
+	if res == nil || res.StatusCode != 487 {
+		t.Fatalf("caller got %v, want 487", res)
+	}
+}
+
+// TestUnknownAndUnreachable: a local user with no binding gets 480 (or 404
+// without an account); a foreign target from a trusted source that does
+// not resolve gets 500 (a 503 for the unreachable next hop, §16.9, turned
+// into 500 by §16.7 step 6).
+func TestUnknownAndUnreachable(t *testing.T) {
+	h := newHarness(t, Settings{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	h.p.Exists = func(_ context.Context, user, _ string) (bool, error) { return user == "known", nil }
+	caller := newPhone(t)
+	for target, want := range map[string]int{
+		"sip:known@example.com":           480,
+		"sip:nobody@example.com":          404,
+		"sip:x@unresolvable.invalid":      500,
+		"sip:x@127.0.0.1:1;transport=tcp": 500,
+	} {
+		caller.send(h.addr, caller.invite(target, "sip:carol@elsewhere.example"))
+		res, _ := caller.recv(5*time.Second, isFinal)
+		if res == nil || res.StatusCode != want {
+			t.Errorf("INVITE %s: %v, want %d", target, res, want)
+		}
+	}
+}
+
+// TestStrayTwoHundredForwarded: a 2xx retransmitted after the proxy's
+// transactions ended goes on to the caller statelessly (RFC 6026 §8.4).
+func TestStrayTwoHundredForwarded(t *testing.T) {
+	h := newHarness(t, Settings{})
+	caller := newPhone(t)
+	res := sip.NewResponse(caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"), 200, "")
+	// The proxy's Via on top, the caller's below.
+	res.Prepend("Via", "SIP/2.0/UDP "+h.addr.String()+";branch=z9hG4bKSb0011223344556677.stray")
+	callee := newPhone(t)
+	callee.send(h.addr, res)
+	got, _ := caller.recv(2*time.Second, isFinal)
+	if got == nil || got.StatusCode != 200 || count(got) != 1 {
+		t.Fatalf("the caller got %v, want the 200 with its own Via only", got)
+	}
+	// Not ours: dropped.
+	res.Headers[0] = sip.NewHeader("Via", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKother")
+	callee.send(h.addr, res)
+	if got, _ := caller.recv(300*time.Millisecond, isFinal); got != nil {
+		t.Error("a response whose top Via is not the proxy's was forwarded")
+	}
+}
+
+func count(m *sip.Message) int {
+	n := 0
+	for range m.Vias() {
+		n++
+	}
+	return n
+}
