@@ -200,10 +200,6 @@ func (rc *responseContext) startNext(ctx context.Context) {
 func (rc *responseContext) forward(ctx context.Context, h hop, only bool) bool {
 	p := rc.p
 	srv := p.Server
-	var flows []stack.Flow
-	if h.flow != nil {
-		flows = append(flows, *h.flow)
-	}
 	// §16.6 steps 1, 2 and 5: the copy, its Request-URI, the Path as Route.
 	base := rc.fwd
 	if !only {
@@ -226,54 +222,66 @@ func (rc *responseContext) forward(ctx context.Context, h hop, only bool) bool {
 			next = r.URI
 		}
 	}
+	in := rc.tx.Flow()
+	// The registered flow first, when there is one: a phone behind NAT or
+	// on a connection it opened is reachable only there, and its contact
+	// URI may not even resolve (RFC 5626 §5.3).
+	if h.flow != nil && rc.send(base.Clone(), in, *h.flow) {
+		return true
+	}
 	resolved, err := srv.Resolve(ctx, next)
-	if err != nil && len(flows) == 0 {
+	if err != nil {
 		p.debug("proxy: next hop does not resolve", "call-id", rc.req.CallID(), "uri", next.String(), "err", err)
 		rc.failed(503)
 		return false
 	}
-	flows = append(flows, resolved...)
-	in := rc.tx.Flow()
-	for i, dst := range flows {
+	for i, dst := range resolved {
 		m := base
-		if i < len(flows)-1 {
+		if i < len(resolved)-1 {
 			m = base.Clone() // base stays clean for the next address
 		}
-		if rc.recordRoutes() {
-			if !rc.addRecordRoute(m, in, dst) {
-				continue
-			}
+		if rc.send(m, in, dst) {
+			return true
 		}
-		m.Prepend("Via", "SIP/2.0/"+dst.Proto+" invalid;branch="+newBranch(rc.hash)+";rport")
-		br := &branch{final: make(chan struct{})}
-		rc.mu.Lock()
-		rc.pending++
-		rc.branches = append(rc.branches, br)
-		rc.mu.Unlock()
-		b, err := srv.Send(m, dst, func(res *sip.Message) { rc.response(br, res) })
-		if err != nil {
-			p.debug("proxy: sending failed", "call-id", rc.req.CallID(), "to", dst.String(), "err", err)
-			rc.mu.Lock()
-			rc.pending--
-			rc.branches = slices.DeleteFunc(rc.branches, func(x *branch) bool { return x == br })
-			rc.mu.Unlock()
-			continue
-		}
-		rc.mu.Lock()
-		br.b = b
-		cancel := rc.cancelled && !br.done
-		if rc.invite && !br.done {
-			br.timerC = time.AfterFunc(rc.set.TimerC, func() { rc.timerC(br) })
-		}
-		rc.mu.Unlock()
-		if cancel {
-			b.Cancel()
-		}
-		go rc.watch(br)
-		return true
 	}
 	rc.failed(503)
 	return false
+}
+
+// send completes m for dst (Record-Route, the proxy's Via) and starts a
+// branch with it; it reports whether the request went out.
+func (rc *responseContext) send(m *sip.Message, in, dst stack.Flow) bool {
+	p := rc.p
+	if rc.recordRoutes() && !rc.addRecordRoute(m, in, dst) {
+		return false
+	}
+	m.Prepend("Via", "SIP/2.0/"+dst.Proto+" invalid;branch="+newBranch(rc.hash)+";rport")
+	br := &branch{final: make(chan struct{})}
+	rc.mu.Lock()
+	rc.pending++
+	rc.branches = append(rc.branches, br)
+	rc.mu.Unlock()
+	b, err := p.Server.Send(m, dst, func(res *sip.Message) { rc.response(br, res) })
+	if err != nil {
+		p.debug("proxy: sending failed", "call-id", rc.req.CallID(), "to", dst.String(), "err", err)
+		rc.mu.Lock()
+		rc.pending--
+		rc.branches = slices.DeleteFunc(rc.branches, func(x *branch) bool { return x == br })
+		rc.mu.Unlock()
+		return false
+	}
+	rc.mu.Lock()
+	br.b = b
+	cancel := rc.cancelled && !br.done
+	if rc.invite && !br.done {
+		br.timerC = time.AfterFunc(rc.set.TimerC, func() { rc.timerC(br) })
+	}
+	rc.mu.Unlock()
+	if cancel {
+		b.Cancel()
+	}
+	go rc.watch(br)
+	return true
 }
 
 // recordRoutes reports whether copies carry Record-Route: requests that
@@ -299,9 +307,11 @@ func (rc *responseContext) addRecordRoute(m *sip.Message, in, out stack.Flow) bo
 		rc.p.debug("proxy: no local address for Record-Route", "proto", out.Proto, "err", err)
 		return false
 	}
-	rr := []sip.Header{sip.NewHeader("Record-Route", rc.p.recordRoute(in.Proto, inAddr, callID))}
+	// §16.6 step 4: a SIPS Request-URI asks for SIPS Record-Route URIs.
+	secure := rc.req.RequestURI.IsSecure()
+	rr := []sip.Header{sip.NewHeader("Record-Route", rc.p.recordRoute(in.Proto, inAddr, callID, secure))}
 	if !strings.EqualFold(in.Proto, out.Proto) || inAddr != outAddr {
-		rr = slices.Insert(rr, 0, sip.NewHeader("Record-Route", rc.p.recordRoute(out.Proto, outAddr, callID)))
+		rr = slices.Insert(rr, 0, sip.NewHeader("Record-Route", rc.p.recordRoute(out.Proto, outAddr, callID, secure)))
 	}
 	// Before the Record-Route already there, or after the Vias.
 	at, afterVia := -1, 0

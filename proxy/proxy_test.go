@@ -19,17 +19,20 @@ import (
 // example.com, with bindings in memory; phones are UDP sockets the test
 // drives message by message.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	p    *Proxy
 	srv  *stack.Server
 	addr netip.AddrPort
 	loc  *location.Memory
 }
 
-func newHarness(t *testing.T, set Settings) *harness {
+func newHarness(t testing.TB, set Settings, setup ...func(*Proxy)) *harness {
 	t.Helper()
 	h := &harness{t: t, loc: location.NewMemory()}
 	h.p = &Proxy{Locations: h.loc, Key: []byte("test key")}
+	for _, f := range setup {
+		f(h.p) // before the server runs: the proxy's fields do not change afterwards
+	}
 	// Short timers: T1 20 ms makes Timer B 1.28 s.
 	h.srv = &stack.Server{Handler: h.p, Strays: h.p.Strays, Policy: sip.Policy{Role: sip.RoleProxy},
 		Timers: transaction.Timers{T1: 20 * time.Millisecond, T2: 160 * time.Millisecond, T4: 200 * time.Millisecond}}
@@ -69,11 +72,11 @@ func (h *harness) bind(user string, ph *phone, q int) {
 
 // phone is a UDP socket playing a user agent.
 type phone struct {
-	t *testing.T
+	t testing.TB
 	c *net.UDPConn
 }
 
-func newPhone(t *testing.T) *phone {
+func newPhone(t testing.TB) *phone {
 	t.Helper()
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -199,7 +202,7 @@ func TestPreprocess(t *testing.T) {
 		return m
 	}
 	rr := func(proto string, port uint16) string {
-		return p.recordRoute(proto, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.9"), port), "call-1")
+		return p.recordRoute(proto, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.9"), port), "call-1", false)
 	}
 	base := "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\nFrom: <sip:a@example.com>;tag=1\nTo: <sip:b@example.com>;tag=2\n" +
 		"Call-ID: call-1\nCSeq: 2 BYE\nMax-Forwards: 70\nContent-Length: 0\n\n"
@@ -366,8 +369,9 @@ func TestTimerC(t *testing.T) {
 // not resolve gets 500 (a 503 for the unreachable next hop, §16.9, turned
 // into 500 by §16.7 step 6).
 func TestUnknownAndUnreachable(t *testing.T) {
-	h := newHarness(t, Settings{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-	h.p.Exists = func(_ context.Context, user, _ string) (bool, error) { return user == "known", nil }
+	h := newHarness(t, Settings{Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, func(p *Proxy) {
+		p.Exists = func(_ context.Context, user, _ string) (bool, error) { return user == "known", nil }
+	})
 	caller := newPhone(t)
 	for target, want := range map[string]int{
 		"sip:known@example.com":           480,

@@ -122,10 +122,17 @@ func (p *Proxy) dialogMAC(callID string) string {
 
 // recordRoute returns the Record-Route value naming this proxy at addr
 // over proto for the dialog of callID (§16.6 step 4): a SIP URI with lr, the
-// transport when it is not UDP, and the dialog MAC.
-func (p *Proxy) recordRoute(proto string, addr netip.AddrPort, callID string) string {
+// transport when it is not UDP, and the dialog MAC; a SIPS URI (TLS, or
+// secure WebSocket) when secure is set and the transport is secure.
+func (p *Proxy) recordRoute(proto string, addr netip.AddrPort, callID string, secure bool) string {
 	var b strings.Builder
-	b.WriteString("<sip:")
+	proto = strings.ToLower(proto)
+	sips := secure && (proto == "tls" || proto == "wss")
+	if sips {
+		b.WriteString("<sips:")
+	} else {
+		b.WriteString("<sip:")
+	}
 	a := addr.Addr().Unmap()
 	if a.Is6() {
 		b.WriteString("[" + a.String() + "]")
@@ -133,8 +140,10 @@ func (p *Proxy) recordRoute(proto string, addr netip.AddrPort, callID string) st
 		b.WriteString(a.String())
 	}
 	b.WriteString(":" + strconv.Itoa(int(addr.Port())))
-	if !strings.EqualFold(proto, "UDP") {
-		b.WriteString(";transport=" + strings.ToLower(proto))
+	switch {
+	case proto == "udp", sips && proto == "tls":
+	default:
+		b.WriteString(";transport=" + proto)
 	}
 	b.WriteString(";lr;" + rrParam + "=" + p.dialogMAC(callID) + ">")
 	return b.String()

@@ -126,6 +126,31 @@ func TestHeaderEditing(t *testing.T) {
 	}
 }
 
+// TestRemoveFirst: the first value of a list header goes, whether it is a
+// line of its own or the first item of a comma-separated line.
+func TestRemoveFirst(t *testing.T) {
+	m := mustParse(t, simpleInvite)
+	m.Del("Via")
+	m.Add("Via", "SIP/2.0/UDP a.example.com;branch=z9hG4bK1, SIP/2.0/UDP b.example.com;branch=z9hG4bK2")
+	m.Add("Via", "SIP/2.0/UDP c.example.com;branch=z9hG4bK3")
+	m.Add("Route", `<sip:p1.example.com;lr>, "x,y" <sip:p2.example.com;lr>`)
+	for _, want := range []string{"a.example.com", "b.example.com", "c.example.com"} {
+		got, ok := m.RemoveFirst("v")
+		if !ok || !strings.Contains(got, want) {
+			t.Fatalf("RemoveFirst(Via) = %q, %v; want the Via of %s", got, ok, want)
+		}
+	}
+	if _, ok := m.RemoveFirst("Via"); ok || m.Has("Via") {
+		t.Error("RemoveFirst found a fourth Via")
+	}
+	if got, _ := m.RemoveFirst("Route"); got != "<sip:p1.example.com;lr>" {
+		t.Errorf("first Route %q", got)
+	}
+	if got := m.Get("Route"); got != `"x,y" <sip:p2.example.com;lr>` {
+		t.Errorf("remaining Route %q: the comma in the quoted name split it", got)
+	}
+}
+
 // TestListValues: header lines and commas are equivalent (RFC 3261 §7.3.1),
 // commas in quotes and <> are not separators.
 func TestListValues(t *testing.T) {

@@ -528,3 +528,64 @@ func TestStrayResponseAndTransportError(t *testing.T) {
 		}
 	})
 }
+
+// TestServerInviteRelayed: a 2xx a proxy relays (Relay) is sent once and
+// not retransmitted by the transaction (§13.3.1.4 leaves that to the UAS
+// core; the UAS's own retransmissions are relayed as they come), while
+// the transaction still lets further 2xx through and ends with Timer L.
+func TestServerInviteRelayed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		l, txs, _ := serverLayer(f)
+		inv := request("INVITE", "z9hG4bKinv9")
+		l.Receive(inv, udpFlow)
+		tx := (*txs)[0]
+		if err := tx.Relay(sip.NewResponse(inv, 200, "")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(4 * time.Second)
+		if err := tx.Relay(sip.NewResponse(inv, 200, "")); err != nil {
+			t.Errorf("a further 2xx: %v", err)
+		}
+		if err := tx.Relay(sip.NewResponse(inv, 486, "")); err == nil {
+			t.Error("a 486 after the 2xx was accepted")
+		}
+		<-tx.Done()
+		if !errors.Is(tx.Err(), ErrTimeout) || time.Since(f.start) != 32*time.Second {
+			t.Errorf("ended at %v with %v; want Timer L at 32s", time.Since(f.start), tx.Err())
+		}
+		check(t, f.log(), want("200", 0, 4))
+	})
+}
+
+// TestClientInviteAbandoned: an INVITE that got a provisional response and
+// nothing more has no timer left (§17.1.1.2); Abandon ends it with
+// ErrTimeout, and a response after that reaches nobody.
+func TestClientInviteAbandoned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake()
+		var l Layer
+		l.Transport = f
+		var got []int
+		inv := request("INVITE", "z9hG4bKabandon")
+		tx, err := l.Request(inv, udpFlow, func(res *sip.Message) { got = append(got, res.StatusCode) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Receive(reply(inv, 180), udpFlow)
+		time.Sleep(5 * time.Minute)
+		if tx.State() != Proceeding {
+			t.Fatalf("state %v after 5 minutes, want Proceeding", tx.State())
+		}
+		tx.Abandon()
+		<-tx.Done()
+		if !errors.Is(tx.Err(), ErrTimeout) {
+			t.Errorf("err %v, want ErrTimeout", tx.Err())
+		}
+		l.Receive(reply(inv, 487), udpFlow)
+		if !slices.Equal(got, []int{180}) {
+			t.Errorf("TU saw %v, want only the 180", got)
+		}
+		tx.Abandon() // a second call does nothing
+	})
+}

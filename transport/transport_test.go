@@ -243,3 +243,57 @@ func TestUDPResponseToMaddr(t *testing.T) {
 		t.Errorf("the response also went to the source: %q", buf[:n])
 	}
 }
+
+// TestLocalAddr: a listener on a wildcard address names, toward a remote
+// address, the interface the system routes to it (what Via and a proxy's
+// Record-Route must carry, never 0.0.0.0); a listener on one address names
+// that address; a protocol without a listener is an error.
+func TestLocalAddr(t *testing.T) {
+	l := &Layer{}
+	defer l.Close()
+	udp, err := l.Listen("udp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := l.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := netip.MustParseAddrPort("127.0.0.5:5060")
+	got, err := l.LocalAddr(Flow{Proto: "udp", Remote: remote})
+	if err != nil || got.Addr() != netip.MustParseAddr("127.0.0.1") || got.Port() != udp.Port() {
+		t.Errorf("UDP toward %s: %v, %v; want 127.0.0.1:%d", remote, got, err, udp.Port())
+	}
+	got, err = l.LocalAddr(Flow{Proto: "TCP", Remote: remote})
+	if err != nil || got != tcp {
+		t.Errorf("TCP: %v, %v; want %v", got, err, tcp)
+	}
+	if _, err := l.LocalAddr(Flow{Proto: "TLS", Remote: remote}); err == nil {
+		t.Error("TLS without a TLS listener gave an address")
+	}
+
+	// A request sent from the wildcard socket names that interface too.
+	peer, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	req, _ := sip.Parse([]byte("OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP invalid;branch=z9hG4bKlocal\r\n" +
+		"From: <sip:a@example.com>;tag=1\r\nTo: <sip:x@127.0.0.1>\r\nCall-ID: local\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"))
+	if _, err := l.SendRequest(req, Flow{Proto: "UDP", Remote: peer.LocalAddr().(*net.UDPAddr).AddrPort()}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2048)
+	peer.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, _, err := peer.ReadFromUDP(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := sip.Parse(buf[:n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := m.Via(); v.Host != "127.0.0.1" || v.Port != int(udp.Port()) {
+		t.Errorf("Via sent-by %s:%d, want 127.0.0.1:%d", v.Host, v.Port, udp.Port())
+	}
+}
