@@ -416,3 +416,89 @@ func count(m *sip.Message) int {
 	}
 	return n
 }
+
+// TestPathAndStrictRouter: a contact registered with Path is reached
+// through the Path (RFC 3327 §5.3): the copy's Route starts with it and it
+// goes to the Path's first hop. When that hop is a strict router (no lr),
+// the copy's Request-URI is the Route URI and the contact moves to the
+// last Route (§16.6 step 7).
+func TestPathAndStrictRouter(t *testing.T) {
+	for _, lr := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lr=%v", lr), func(t *testing.T) {
+			h := newHarness(t, Settings{})
+			edge := newPhone(t)
+			path := "<sip:edge@" + edge.addr() + ";lr>"
+			if !lr {
+				path = "<sip:edge@" + edge.addr() + ">"
+			}
+			now := time.Now()
+			_, err := h.loc.Update(context.Background(), "sip:bob@example.com", now, func([]location.Binding) ([]location.Binding, error) {
+				return []location.Binding{{Contact: "sip:bob@192.0.2.77:5060", Q: -1, Expires: now.Add(time.Hour),
+					CallID: "c", CSeq: 1, Transport: "UDP", Path: []string{path}}}, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller := newPhone(t)
+			caller.send(h.addr, caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
+			r, from := edge.recv(2*time.Second, isRequest("INVITE"))
+			if r == nil {
+				t.Fatal("the INVITE did not go to the Path's hop")
+			}
+			var routes []string
+			for a, err := range r.Routes() {
+				if err == nil {
+					routes = append(routes, a.URI.String())
+				}
+			}
+			if lr {
+				if r.RequestURI.String() != "sip:bob@192.0.2.77:5060" || len(routes) != 1 || routes[0] != "sip:edge@"+edge.addr()+";lr" {
+					t.Errorf("loose Path: Request-URI %s, Route %v", r.RequestURI.String(), routes)
+				}
+			} else if r.RequestURI.String() != "sip:edge@"+edge.addr() || len(routes) != 1 || routes[0] != "sip:bob@192.0.2.77:5060" {
+				t.Errorf("strict router: Request-URI %s, Route %v; want the hop as Request-URI and the contact as last Route", r.RequestURI.String(), routes)
+			}
+			edge.answer(r, from, 486)
+			if res, _ := caller.recv(2*time.Second, isFinal); res == nil || res.StatusCode != 486 {
+				t.Errorf("caller got %v, want 486", res)
+			}
+		})
+	}
+}
+
+// TestLocalOnlyAndTrusted: with LocalOnly an unauthenticated caller from
+// elsewhere cannot reach a local user, a trusted source can; without it
+// anyone can. Nobody unauthenticated reaches another domain.
+func TestLocalOnlyAndTrusted(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		set     Settings
+		target  string
+		want    int
+		reaches bool
+	}{
+		{"open to local users", Settings{}, "sip:bob@example.com", 486, true},
+		{"local only", Settings{LocalOnly: true}, "sip:bob@example.com", 403, false},
+		{"local only, trusted", Settings{LocalOnly: true, Trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}, "sip:bob@example.com", 486, true},
+		{"relay", Settings{}, "sip:bob@elsewhere.example", 403, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t, c.set)
+			bob := newPhone(t)
+			h.bind("bob", bob, -1)
+			caller := newPhone(t)
+			caller.send(h.addr, caller.invite(c.target, "sip:carol@elsewhere.example"))
+			if r, from := bob.recv(time.Second, isRequest("INVITE")); r != nil {
+				if !c.reaches {
+					t.Fatal("the INVITE reached bob")
+				}
+				bob.answer(r, from, 486)
+			} else if c.reaches {
+				t.Fatal("the INVITE did not reach bob")
+			}
+			if res, _ := caller.recv(2*time.Second, isFinal); res == nil || res.StatusCode != c.want {
+				t.Errorf("caller got %v, want %d", res, c.want)
+			}
+		})
+	}
+}
