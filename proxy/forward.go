@@ -101,6 +101,11 @@ type responseContext struct {
 	hash   string
 	set    *Settings
 	invite bool
+	// open says the request was authorised (authenticated, trusted, or
+	// within a dialog): the dialogs it sets up may send requests anywhere.
+	// Otherwise each branch's Record-Route confines them to the host of
+	// the contact the branch went to.
+	open bool
 	// finished is closed once the final response has been sent.
 	finished chan struct{}
 
@@ -125,8 +130,8 @@ type branch struct {
 	done  bool // guarded by the context's mu
 }
 
-func newResponseContext(p *Proxy, tx *stack.Tx, req, fwd *sip.Message, hash string, set *Settings) *responseContext {
-	return &responseContext{p: p, tx: tx, req: req, fwd: fwd, hash: hash, set: set,
+func newResponseContext(p *Proxy, tx *stack.Tx, req, fwd *sip.Message, hash string, set *Settings, open bool) *responseContext {
+	return &responseContext{p: p, tx: tx, req: req, fwd: fwd, hash: hash, set: set, open: open,
 		invite: req.Method == "INVITE", finished: make(chan struct{})}
 }
 
@@ -226,7 +231,11 @@ func (rc *responseContext) forward(ctx context.Context, h hop, only bool) bool {
 	// The registered flow first, when there is one: a phone behind NAT or
 	// on a connection it opened is reachable only there, and its contact
 	// URI may not even resolve (RFC 5626 §5.3).
-	if h.flow != nil && rc.send(base.Clone(), in, *h.flow) {
+	scope := anyTarget
+	if !rc.open {
+		scope = strings.ToLower(h.uri.Host)
+	}
+	if h.flow != nil && rc.send(base.Clone(), in, *h.flow, scope) {
 		return true
 	}
 	resolved, err := srv.Resolve(ctx, next)
@@ -240,7 +249,7 @@ func (rc *responseContext) forward(ctx context.Context, h hop, only bool) bool {
 		if i < len(resolved)-1 {
 			m = base.Clone() // base stays clean for the next address
 		}
-		if rc.send(m, in, dst) {
+		if rc.send(m, in, dst, scope) {
 			return true
 		}
 	}
@@ -248,11 +257,12 @@ func (rc *responseContext) forward(ctx context.Context, h hop, only bool) bool {
 	return false
 }
 
-// send completes m for dst (Record-Route, the proxy's Via) and starts a
-// branch with it; it reports whether the request went out.
-func (rc *responseContext) send(m *sip.Message, in, dst stack.Flow) bool {
+// send completes m for dst (Record-Route for the dialog's scope, the
+// proxy's Via) and starts a branch with it; it reports whether the request
+// went out.
+func (rc *responseContext) send(m *sip.Message, in, dst stack.Flow, scope string) bool {
 	p := rc.p
-	if rc.recordRoutes() && !rc.addRecordRoute(m, in, dst) {
+	if rc.recordRoutes() && !rc.addRecordRoute(m, in, dst, scope) {
 		return false
 	}
 	m.Prepend("Via", "SIP/2.0/"+dst.Proto+" invalid;branch="+newBranch(rc.hash)+";rport")
@@ -295,7 +305,7 @@ func (rc *responseContext) recordRoutes() bool {
 // leaves by the same transport and address it came in on, twice otherwise
 // (RFC 5658 §4), the outbound one on top, so that each side of the dialog
 // reaches the proxy by the way it knows.
-func (rc *responseContext) addRecordRoute(m *sip.Message, in, out stack.Flow) bool {
+func (rc *responseContext) addRecordRoute(m *sip.Message, in, out stack.Flow, scope string) bool {
 	srv, callID := rc.p.Server, rc.req.CallID()
 	inAddr, err := srv.LocalAddr(stack.Flow{Proto: in.Proto, Remote: in.Remote})
 	if err != nil {
@@ -309,9 +319,9 @@ func (rc *responseContext) addRecordRoute(m *sip.Message, in, out stack.Flow) bo
 	}
 	// §16.6 step 4: a SIPS Request-URI asks for SIPS Record-Route URIs.
 	secure := rc.req.RequestURI.IsSecure()
-	rr := []sip.Header{sip.NewHeader("Record-Route", rc.p.recordRoute(in.Proto, inAddr, callID, secure))}
+	rr := []sip.Header{sip.NewHeader("Record-Route", rc.p.recordRoute(in.Proto, inAddr, callID, scope, secure))}
 	if !strings.EqualFold(in.Proto, out.Proto) || inAddr != outAddr {
-		rr = slices.Insert(rr, 0, sip.NewHeader("Record-Route", rc.p.recordRoute(out.Proto, outAddr, callID, secure)))
+		rr = slices.Insert(rr, 0, sip.NewHeader("Record-Route", rc.p.recordRoute(out.Proto, outAddr, callID, scope, secure)))
 	}
 	// Before the Record-Route already there, or after the Vias.
 	at, afterVia := -1, 0

@@ -264,7 +264,7 @@ func (p *Proxy) ServeSIP(ctx context.Context, tx *stack.Tx, req *sip.Message) {
 		// leaves before any response a branch may send.
 		tx.Reply(100, "")
 	}
-	rc := newResponseContext(p, tx, req, fwd, hash, set)
+	rc := newResponseContext(p, tx, req, fwd, hash, set, authed)
 	rc.run(ctx, groups)
 }
 

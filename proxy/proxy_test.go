@@ -202,7 +202,7 @@ func TestPreprocess(t *testing.T) {
 		return m
 	}
 	rr := func(proto string, port uint16) string {
-		return p.recordRoute(proto, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.9"), port), "call-1", false)
+		return p.recordRoute(proto, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.9"), port), "call-1", anyTarget, false)
 	}
 	base := "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\nFrom: <sip:a@example.com>;tag=1\nTo: <sip:b@example.com>;tag=2\n" +
 		"Call-ID: call-1\nCSeq: 2 BYE\nMax-Forwards: 70\nContent-Length: 0\n\n"
@@ -500,5 +500,63 @@ func TestLocalOnlyAndTrusted(t *testing.T) {
 				t.Errorf("caller got %v, want %d", res, c.want)
 			}
 		})
+	}
+}
+
+// TestDialogScope: a caller from elsewhere, unauthenticated, may call a
+// local user; the Record-Route of that dialog lets its later requests reach
+// that user's host only. A BYE (or re-INVITE) whose Request-URI was
+// changed to another host is refused as relaying, whatever Route it
+// carries; one to the callee goes through.
+func TestDialogScope(t *testing.T) {
+	h := newHarness(t, Settings{})
+	bob := newPhone(t)
+	h.bind("bob", bob, -1)
+	caller := newPhone(t)
+	inv := caller.invite("sip:bob@example.com", "sip:mallory@elsewhere.example")
+	caller.send(h.addr, inv)
+	r, from := bob.recv(2*time.Second, isRequest("INVITE"))
+	if r == nil {
+		t.Fatal("no INVITE at bob")
+	}
+	var rr []string
+	for a, err := range r.RecordRoutes() {
+		if err == nil {
+			rr = append(rr, "<"+a.URI.String()+">")
+		}
+	}
+	ok := sip.NewResponse(r, 200, "")
+	ok.Add("Record-Route", strings.Join(rr, ", "))
+	ok.Add("Contact", "<sip:bob@"+bob.addr()+">")
+	bob.send(from, ok)
+	res, _ := caller.recv(2*time.Second, isFinal)
+	if res == nil || res.StatusCode != 200 {
+		t.Fatalf("caller got %v, want 200", res)
+	}
+	bye := func(target string) *sip.Message {
+		u, _ := sip.ParseURI(target)
+		m := sip.NewRequest("BYE", u, sip.Address{}, sip.Address{}, inv.CallID(), 2)
+		m.Headers = m.Headers[:0]
+		m.Add("Via", "SIP/2.0/UDP "+caller.addr()+";rport;branch="+sip.NewBranch())
+		m.Add("From", inv.Get("From"))
+		m.Add("To", res.Get("To"))
+		m.Add("Call-ID", inv.CallID())
+		m.Add("CSeq", "2 BYE")
+		m.Add("Max-Forwards", "70")
+		m.Add("Route", strings.Join(rr, ", "))
+		return m
+	}
+	caller.send(h.addr, bye("sip:+15551234@192.0.2.99"))
+	if got, _ := caller.recv(2*time.Second, isFinal); got == nil || got.StatusCode != 403 {
+		t.Errorf("BYE redirected to another host: %v, want 403", got)
+	}
+	caller.send(h.addr, bye("sip:bob@"+bob.addr()))
+	b, bf := bob.recv(2*time.Second, isRequest("BYE"))
+	if b == nil {
+		t.Fatal("the BYE to bob did not reach him")
+	}
+	bob.answer(b, bf, 200)
+	if got, _ := caller.recv(2*time.Second, isFinal); got == nil || got.StatusCode != 200 {
+		t.Errorf("BYE to bob: %v, want 200", got)
 	}
 }

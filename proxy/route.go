@@ -20,12 +20,16 @@ import (
 // (the same request back again) from a spiral (RFC 5393 §4.2), and the
 // mark lets a stray response be recognised as one of ours.
 //
-// Its Record-Route URIs (§16.6 step 4) carry an "sb" parameter, a MAC of the
-// Call-ID under the proxy's key: a request that comes back with that Route
-// belongs to a dialog this proxy record-routed, and only then is it
-// forwarded without further authentication. A forged Route for another
-// Call-ID does not verify, so the Route header cannot turn the proxy into
-// an open relay.
+// Its Record-Route URIs (§16.6 step 4) carry an "sb" parameter, a MAC under
+// the proxy's key of the Call-ID and of the dialog's scope: "*" when the
+// request that set the dialog up was authenticated or came from a trusted
+// source, else the host of the contact the proxy sent it to. A request
+// within a dialog (To tag) that comes back with that Route is forwarded
+// without further authentication if its Request-URI is within the scope:
+// anywhere for an authorised dialog, only that host for one an
+// unauthenticated caller set up with a local user. A Route forged for
+// another Call-ID, or a Request-URI changed to another host (a carrier),
+// does not verify, so the Route header cannot turn the proxy into a relay.
 const (
 	branchMark = "Sb"
 	rrParam    = "sb"
@@ -111,20 +115,26 @@ func newBranch(h string) string {
 // kind (a response to pop it from).
 func ours(b string) bool { return strings.HasPrefix(b, sip.BranchMagic+branchMark) }
 
-// dialogMAC is the "sb" value for a dialog's Call-ID.
-func (p *Proxy) dialogMAC(callID string) string {
+// anyTarget is the scope of a dialog whose requests may go anywhere.
+const anyTarget = "*"
+
+// dialogMAC is the "sb" value for a dialog's Call-ID and scope (anyTarget,
+// or the lower-case host requests of the dialog must be sent to).
+func (p *Proxy) dialogMAC(callID, scope string) string {
 	h := p.rrMACs.get(p.key())
 	defer p.rrMACs.put(h)
 	h.Write([]byte(callID))
+	h.Write([]byte{0})
+	h.Write([]byte(scope))
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:10])
 }
 
 // recordRoute returns the Record-Route value naming this proxy at addr
-// over proto for the dialog of callID (§16.6 step 4): a SIP URI with lr, the
-// transport when it is not UDP, and the dialog MAC; a SIPS URI (TLS, or
-// secure WebSocket) when secure is set and the transport is secure.
-func (p *Proxy) recordRoute(proto string, addr netip.AddrPort, callID string, secure bool) string {
+// over proto for the dialog of callID with scope (§16.6 step 4): a SIP URI
+// with lr, the transport when it is not UDP, and the dialog MAC; a SIPS URI
+// (TLS, or secure WebSocket) when secure is set and the transport is secure.
+func (p *Proxy) recordRoute(proto string, addr netip.AddrPort, callID, scope string, secure bool) string {
 	var b strings.Builder
 	proto = strings.ToLower(proto)
 	sips := secure && (proto == "tls" || proto == "wss")
@@ -145,75 +155,85 @@ func (p *Proxy) recordRoute(proto string, addr netip.AddrPort, callID string, se
 	default:
 		b.WriteString(";transport=" + proto)
 	}
-	b.WriteString(";lr;" + rrParam + "=" + p.dialogMAC(callID) + ">")
+	b.WriteString(";lr;" + rrParam + "=" + p.dialogMAC(callID, scope) + ">")
 	return b.String()
 }
 
-// signed reports whether u is a Record-Route URI this proxy wrote for the
-// dialog of callID.
-func (p *Proxy) signed(u *sip.URI, callID string) bool {
-	v, ok := u.Params.Get(rrParam)
-	return ok && hmac.Equal([]byte(v), []byte(p.dialogMAC(callID)))
+// inScope reports whether sb, found in a Route this proxy wrote, lets a
+// request of the dialog callID go to target.
+func (p *Proxy) inScope(sb, callID string, target *sip.URI) bool {
+	return hmac.Equal([]byte(sb), []byte(p.dialogMAC(callID, anyTarget))) ||
+		hmac.Equal([]byte(sb), []byte(p.dialogMAC(callID, strings.ToLower(target.Host))))
 }
 
-// isMe reports whether u names this proxy: a Record-Route URI it wrote, or
-// an address it listens on (a phone's outbound-proxy Route, §16.4).
+// isMe reports whether u names this proxy: an address it listens on (a
+// Record-Route value it wrote, a phone's outbound-proxy Route), or a
+// Record-Route value it wrote for an authorised dialog when Self does not
+// know the address (§16.4).
 func (p *Proxy) isMe(u *sip.URI, callID string, set *Settings) bool {
-	if p.signed(u, callID) {
-		return true
-	}
-	if !u.IsSIP() || u.User != "" || set.Self == nil {
+	if !u.IsSIP() || u.User != "" {
 		return false
 	}
-	port := u.Port
-	if port == 0 {
-		port = 5060
-		if u.IsSecure() || strings.EqualFold(u.Params.Value("transport"), "tls") {
-			port = 5061
+	if set.Self != nil {
+		port := u.Port
+		if port == 0 {
+			port = 5060
+			if u.IsSecure() || strings.EqualFold(u.Params.Value("transport"), "tls") {
+				port = 5061
+			}
+		}
+		if set.Self(strings.ToLower(u.Host), port) {
+			return true
 		}
 	}
-	return set.Self(strings.ToLower(u.Host), port)
+	sb, ok := u.Params.Get(rrParam)
+	return ok && hmac.Equal([]byte(sb), []byte(p.dialogMAC(callID, anyTarget)))
 }
 
 // preprocess is §16.4: a Request-URI naming this proxy (the previous hop
 // was a strict router) is replaced by the last Route; a top Route naming
-// it is removed, twice when it record-routed twice. routed reports that a
-// Route this proxy wrote for the request's dialog was found: the request
-// is in a dialog the proxy record-routed.
+// it is removed, twice when it record-routed twice. routed reports a
+// request within a dialog (To tag) that carried a Route this proxy wrote
+// for that dialog, its Request-URI within the dialog's scope: it may be
+// forwarded without authentication.
 func (p *Proxy) preprocess(req *sip.Message, set *Settings) (routed bool) {
 	callID := req.CallID()
+	var sbs [3]string
+	n := 0
 	if p.isMe(&req.RequestURI, callID, set) && req.Has("Route") {
-		routed = p.signed(&req.RequestURI, callID)
+		sbs[n] = req.RequestURI.Params.Value(rrParam)
+		n++
 		var last sip.Address
-		n := 0
+		found := false
 		for r, err := range req.Routes() {
 			if err != nil {
 				break
 			}
-			last = r
-			n++
+			last, found = r, true
 		}
-		if n > 0 {
+		if found {
 			req.RequestURI = last.URI
 			removeLastRoute(req)
 		}
 	}
 	for range 2 {
-		var top sip.Address
-		found := false
-		for r, err := range req.Routes() {
-			if err == nil {
-				top, found = r, true
-			}
-			break
-		}
+		top, found := topRoute(req)
 		if !found || !p.isMe(&top.URI, callID, set) {
 			break
 		}
-		routed = routed || p.signed(&top.URI, callID)
+		sbs[n] = top.URI.Params.Value(rrParam)
+		n++
 		req.RemoveFirst("Route")
 	}
-	return routed
+	if to, _ := req.To(); to.Tag() == "" {
+		return false // an initial request is never let through on a Route
+	}
+	for _, sb := range sbs[:n] {
+		if sb != "" && p.inScope(sb, callID, &req.RequestURI) {
+			return true
+		}
+	}
+	return false
 }
 
 // removeLastRoute removes the last Route value (§16.4).
