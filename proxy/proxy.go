@@ -258,6 +258,16 @@ func (p *Proxy) ServeSIP(ctx context.Context, tx *stack.Tx, req *sip.Message) {
 		// set, is the single target.
 		groups = [][]hop{{{uri: target}}}
 	}
+	if ctx.Err() != nil {
+		// Cancelled (§16.10), or the server is shutting down, before
+		// anything was sent: nothing to cancel downstream.
+		if req.Method == "INVITE" {
+			tx.Reply(487, "")
+		} else {
+			tx.Reply(503, "", sip.NewHeader("Retry-After", "5"))
+		}
+		return
+	}
 	if req.Method == "INVITE" {
 		// §16.2 (and §16.7 step 5 for the branches' 100s, which are not
 		// relayed): the caller stops retransmitting at once, and this 100
