@@ -246,7 +246,9 @@ func (p *Proxy) ServeSIP(ctx context.Context, tx *stack.Tx, req *sip.Message) {
 	case local && initial && set.Redirect != nil && set.Redirect(strings.ToLower(target.Host)) && p.Redirect != nil:
 		p.Redirect.ServeSIP(ctx, tx, req)
 		return
-	case local && !routed:
+	case local && (!routed || target.Params.Has("gr")):
+		// An address-of-record, or a GRUU even within a dialog (RFC 5627
+		// §5.4: a GRUU used as remote target is resolved here).
 		var code int
 		groups, code = p.lookup(ctx, &target, req.CallID())
 		if code != 0 {
