@@ -560,3 +560,44 @@ func TestDialogScope(t *testing.T) {
 		t.Errorf("BYE to bob: %v, want 200", got)
 	}
 }
+
+// TestGRUUTarget: a public GRUU reaches the contacts of its instance only
+// (RFC 5627 §5.4), also as the remote target of a request within a dialog.
+func TestGRUUTarget(t *testing.T) {
+	h := newHarness(t, Settings{})
+	a, b := newPhone(t), newPhone(t)
+	now := time.Now()
+	_, err := h.loc.Update(context.Background(), "sip:bob@example.com", now, func([]location.Binding) ([]location.Binding, error) {
+		return []location.Binding{
+			{Contact: "sip:bob@" + a.addr(), Q: -1, Expires: now.Add(time.Hour), CallID: "c", CSeq: 1, Transport: "UDP",
+				Instance: "<urn:uuid:00000000-0000-0000-0000-00000000000a>", RegID: 0},
+			{Contact: "sip:bob@" + b.addr(), Q: -1, Expires: now.Add(time.Hour), CallID: "c", CSeq: 1, Transport: "UDP",
+				Instance: "<urn:uuid:00000000-0000-0000-0000-00000000000b>", RegID: 0},
+		}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := newPhone(t)
+	gruu := "sip:bob@example.com;gr=urn:uuid:00000000-0000-0000-0000-00000000000b"
+	for _, inDialog := range []bool{false, true} {
+		inv := caller.invite(gruu, "sip:carol@elsewhere.example")
+		if inDialog {
+			to := inv.Get("To")
+			inv.Set("To", to+";tag=x")
+			inv.Add("Route", h.p.recordRoute("UDP", h.addr, inv.CallID(), anyTarget, false))
+		}
+		caller.send(h.addr, inv)
+		r, from := b.recv(2*time.Second, isRequest("INVITE"))
+		if r == nil {
+			t.Fatalf("in dialog %v: the GRUU's instance got no INVITE", inDialog)
+		}
+		if m, _ := a.recv(200*time.Millisecond, isRequest("INVITE")); m != nil {
+			t.Errorf("in dialog %v: the other instance got the INVITE", inDialog)
+		}
+		b.answer(r, from, 486)
+		if res, _ := caller.recv(2*time.Second, isFinal); res == nil || res.StatusCode != 486 {
+			t.Errorf("in dialog %v: caller got %v, want 486", inDialog, res)
+		}
+	}
+}
