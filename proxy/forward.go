@@ -214,19 +214,7 @@ func (rc *responseContext) forward(ctx context.Context, h hop, only bool) bool {
 		base.RequestURI = h.uri
 	}
 	addRoutes(base, h.path)
-	// §16.6 step 6 and 7: the next hop is the top Route when it is a loose
-	// router; a strict router gets the Request-URI as the last Route.
-	next := base.RequestURI
-	if r, ok := topRoute(base); ok {
-		if r.URI.Params.Has("lr") {
-			next = r.URI
-		} else {
-			base.Add("Route", "<"+base.RequestURI.String()+">")
-			base.RemoveFirst("Route")
-			base.RequestURI = r.URI
-			next = r.URI
-		}
-	}
+	next := nextHop(base)
 	in := rc.tx.Flow()
 	// The registered flow first, when there is one: a phone behind NAT or
 	// on a connection it opened is reachable only there, and its contact
@@ -339,6 +327,23 @@ func (rc *responseContext) addRecordRoute(m *sip.Message, in, out stack.Flow, sc
 	}
 	m.Headers = slices.Insert(m.Headers, at, rr...)
 	return true
+}
+
+// nextHop returns the URI whose address m is sent to (§16.6 steps 6 and
+// 7): the top Route when it is a loose router, else the Request-URI. A
+// strict router (a top Route without lr) becomes the Request-URI, and the
+// Request-URI the last Route, as such a router expects.
+func nextHop(m *sip.Message) sip.URI {
+	r, ok := topRoute(m)
+	if !ok {
+		return m.RequestURI
+	}
+	if !r.URI.Params.Has("lr") {
+		m.Add("Route", "<"+m.RequestURI.String()+">")
+		m.RemoveFirst("Route")
+		m.RequestURI = r.URI
+	}
+	return r.URI
 }
 
 // topRoute returns the first Route value.
@@ -613,17 +618,7 @@ func (p *Proxy) forwardAck(ctx context.Context, ack *sip.Message, set *Settings)
 		return
 	}
 	decrementMaxForwards(fwd)
-	next := fwd.RequestURI
-	if r, ok := topRoute(fwd); ok {
-		if r.URI.Params.Has("lr") {
-			next = r.URI
-		} else {
-			fwd.Add("Route", "<"+fwd.RequestURI.String()+">")
-			fwd.RemoveFirst("Route")
-			fwd.RequestURI = r.URI
-			next = r.URI
-		}
-	}
+	next := nextHop(fwd)
 	flows, err := p.Server.Resolve(ctx, next)
 	if err != nil || len(flows) == 0 {
 		p.debug("proxy: ACK's next hop does not resolve", "call-id", ack.CallID(), "uri", next.String(), "err", err)

@@ -268,28 +268,41 @@ func TestSequentialForking(t *testing.T) {
 	}
 }
 
-// TestSixxCancels: a 6xx ends the search and cancels the other branches.
-func TestSixxCancels(t *testing.T) {
+// forked is a call from an unauthenticated caller elsewhere to bob, whose
+// two contacts a and b both got the INVITE (ra from fa, rb from fb).
+type forked struct {
+	caller, a, b *phone
+	ra, rb       *sip.Message
+	fa, fb       netip.AddrPort
+}
+
+func forkToTwo(t *testing.T) *forked {
+	t.Helper()
 	h := newHarness(t, Settings{})
-	a, b := newPhone(t), newPhone(t)
-	h.bind("bob", a, -1)
-	h.bind("bob", b, -1)
-	caller := newPhone(t)
-	caller.send(h.addr, caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
-	ra, fa := a.recv(2*time.Second, isRequest("INVITE"))
-	rb, fb := b.recv(2*time.Second, isRequest("INVITE"))
-	if ra == nil || rb == nil {
+	f := &forked{caller: newPhone(t), a: newPhone(t), b: newPhone(t)}
+	h.bind("bob", f.a, -1)
+	h.bind("bob", f.b, -1)
+	f.caller.send(h.addr, f.caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
+	f.ra, f.fa = f.a.recv(2*time.Second, isRequest("INVITE"))
+	f.rb, f.fb = f.b.recv(2*time.Second, isRequest("INVITE"))
+	if f.ra == nil || f.rb == nil {
 		t.Fatal("both contacts should ring")
 	}
-	b.answer(rb, fb, 180)
-	a.answer(ra, fa, 603)
-	c, cf := b.recv(2*time.Second, isRequest("CANCEL"))
+	return f
+}
+
+// TestSixxCancels: a 6xx ends the search and cancels the other branches.
+func TestSixxCancels(t *testing.T) {
+	f := forkToTwo(t)
+	f.b.answer(f.rb, f.fb, 180)
+	f.a.answer(f.ra, f.fa, 603)
+	c, cf := f.b.recv(2*time.Second, isRequest("CANCEL"))
 	if c == nil {
 		t.Fatal("the ringing branch got no CANCEL after the 603")
 	}
-	b.answer(c, cf, 200)
-	b.answer(rb, fb, 487)
-	res, _ := caller.recv(2*time.Second, isFinal)
+	f.b.answer(c, cf, 200)
+	f.b.answer(f.rb, f.fb, 487)
+	res, _ := f.caller.recv(2*time.Second, isFinal)
 	if res == nil || res.StatusCode != 603 {
 		t.Fatalf("caller got %v, want 603", res)
 	}
@@ -298,20 +311,10 @@ func TestSixxCancels(t *testing.T) {
 // TestChallengesAggregated: when every branch asks for credentials, the
 // caller gets one 407 carrying all the challenges (§16.7 step 7).
 func TestChallengesAggregated(t *testing.T) {
-	h := newHarness(t, Settings{})
-	a, b := newPhone(t), newPhone(t)
-	h.bind("bob", a, -1)
-	h.bind("bob", b, -1)
-	caller := newPhone(t)
-	caller.send(h.addr, caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
-	ra, fa := a.recv(2*time.Second, isRequest("INVITE"))
-	rb, fb := b.recv(2*time.Second, isRequest("INVITE"))
-	if ra == nil || rb == nil {
-		t.Fatal("both contacts should ring")
-	}
-	a.answer(ra, fa, 407, sip.NewHeader("Proxy-Authenticate", `Digest realm="a.example", nonce="1"`))
-	b.answer(rb, fb, 401, sip.NewHeader("WWW-Authenticate", `Digest realm="b.example", nonce="2"`))
-	res, _ := caller.recv(2*time.Second, isFinal)
+	f := forkToTwo(t)
+	f.a.answer(f.ra, f.fa, 407, sip.NewHeader("Proxy-Authenticate", `Digest realm="a.example", nonce="1"`))
+	f.b.answer(f.rb, f.fb, 401, sip.NewHeader("WWW-Authenticate", `Digest realm="b.example", nonce="2"`))
+	res, _ := f.caller.recv(2*time.Second, isFinal)
 	if res == nil || (res.StatusCode != 401 && res.StatusCode != 407) {
 		t.Fatalf("caller got %v, want 401 or 407", res)
 	}

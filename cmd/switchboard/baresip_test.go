@@ -93,10 +93,16 @@ type baresipPhone struct {
 // fails. The phone is killed at the end of the test if still running.
 func startBaresip(t *testing.T, cafile, account string) *baresipPhone {
 	t.Helper()
+	return runBaresip(t, func(string) string { return fmt.Sprintf(baresipConfig, cafile, baresipModules(t)) }, account)
+}
+
+// runBaresip is startBaresip with the configuration config returns for the
+// phone's directory, and further baresip arguments.
+func runBaresip(t *testing.T, config func(dir string) string, account string, args ...string) *baresipPhone {
+	t.Helper()
 	bin := baresipBinary(t)
 	dir := t.TempDir()
-	cfg := fmt.Sprintf(baresipConfig, cafile, baresipModules(t))
-	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config(dir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account+"\n"), 0o600); err != nil {
@@ -106,7 +112,7 @@ func startBaresip(t *testing.T, cafile, account string) *baresipPhone {
 	// stops it with SIGTERM.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	ph := &baresipPhone{out: &baresipOutput{}, done: make(chan struct{})}
-	ph.cmd = exec.CommandContext(ctx, bin, "-f", dir, "-s")
+	ph.cmd = exec.CommandContext(ctx, bin, append([]string{"-f", dir, "-s"}, args...)...)
 	ph.cmd.Dir = dir
 	// stdin stays /dev/null: no UI module reads it.
 	ph.cmd.Stdout, ph.cmd.Stderr = ph.out, ph.out
@@ -124,7 +130,7 @@ func startBaresip(t *testing.T, cafile, account string) *baresipPhone {
 		<-ph.done
 		cancel()
 		if t.Failed() {
-			t.Logf("baresip output (%v):\n%s", ph.err, ph.out.String())
+			t.Logf("baresip output (%v):\n%s", ph.err, lastLines(ph.out.String(), 200))
 		}
 	})
 	return ph
@@ -157,30 +163,39 @@ func (ph *baresipPhone) stop(t *testing.T) {
 	}
 }
 
-// TestBaresipRegisters is issue 4's second check: a real client, baresip
-// from Debian's packages with a generated configuration, registers over
-// UDP, TCP and TLS, answering the digest challenge, and appears in
-// `switchboard location list`; on exit it unregisters and the binding
-// goes.
-func TestBaresipRegisters(t *testing.T) {
+// baresipServer writes the configuration of a server for baresip: UDP, TCP
+// and TLS on loopback, the domain example.com, MD5 digests alone, and
+// returns its data directory and configuration file. Debian 12's baresip
+// 1.0.0 on libre 1.1.0 knows only MD5 digests, and it stops at the first
+// WWW-Authenticate whose algorithm is not MD5 ("Register: Function not
+// implemented", ENOSYS) instead of trying the next one, so the default
+// [SHA-256, MD5] locks it out. The TLS listener uses the development
+// certificate made in the data directory.
+func baresipServer(t *testing.T) (data, cfgPath string) {
+	t.Helper()
 	baresipBinary(t)
 	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	// Debian 12's baresip 1.0.0 on libre 1.1.0 knows only MD5 digests, and
-	// it stops at the first WWW-Authenticate whose algorithm is not MD5
-	// ("Register: Function not implemented", ENOSYS) instead of trying the
-	// next one, so the default [SHA-256, MD5] locks it out: offer MD5 alone.
-	// The TLS listener uses the development certificate made in data.
+	data = filepath.Join(dir, "data")
 	cfg := "listen:\n" +
 		"  udp: [\"127.0.0.1:0\"]\n  tcp: [\"127.0.0.1:0\"]\n  tls: [\"127.0.0.1:0\"]\n" +
 		"data_dir: " + data + "\n" +
 		"domains: [example.com]\n" +
 		"auth:\n  algorithms: [MD5]\n" +
 		"log:\n  level: debug\n"
-	cfgPath := filepath.Join(dir, "switchboard.yaml")
+	cfgPath = filepath.Join(dir, "switchboard.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return data, cfgPath
+}
+
+// TestBaresipRegisters is issue 4's second check: a real client, baresip
+// from Debian's packages with a generated configuration, registers over
+// UDP, TCP and TLS, answering the digest challenge, and appears in
+// `switchboard location list`; on exit it unregisters and the binding
+// goes.
+func TestBaresipRegisters(t *testing.T) {
+	data, cfgPath := baresipServer(t)
 	transports := []string{"udp", "tcp", "tls"}
 	// One account per transport, so each binding is told apart by its AOR.
 	for _, tr := range transports {
@@ -287,38 +302,10 @@ snd_path	%s
 // tone and records into rec; extra are baresip arguments (-e "/dial …").
 func startBaresipCall(t *testing.T, cafile, account, tone, rec string, extra ...string) *baresipPhone {
 	t.Helper()
-	bin := baresipBinary(t)
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(baresipCallConfig, cafile, baresipModules(t), tone, filepath.Join(dir, "play.wav"), rec)
-	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	ph := &baresipPhone{out: &baresipOutput{}, done: make(chan struct{})}
-	ph.cmd = exec.CommandContext(ctx, bin, append([]string{"-f", dir, "-s"}, extra...)...)
-	ph.cmd.Dir = dir
-	ph.cmd.Stdout, ph.cmd.Stderr = ph.out, ph.out
-	ph.cmd.WaitDelay = 5 * time.Second
-	if err := ph.cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	go func() {
-		ph.err = ph.cmd.Wait()
-		close(ph.done)
-	}()
-	t.Cleanup(func() {
-		ph.cmd.Process.Kill()
-		<-ph.done
-		cancel()
-		if t.Failed() {
-			t.Logf("baresip output (%v):\n%s", ph.err, lastLines(ph.out.String(), 200))
-		}
-	})
-	return ph
+	modules := baresipModules(t)
+	return runBaresip(t, func(dir string) string {
+		return fmt.Sprintf(baresipCallConfig, cafile, modules, tone, filepath.Join(dir, "play.wav"), rec)
+	}, account, extra...)
 }
 
 // waitOutput waits, 20 s at most, until the phone's output matches re.
@@ -433,19 +420,8 @@ func toneShare(s []int16, rate int, freq float64) (rms, share float64) {
 // has both phones on UDP, the other the callee on TLS, which the proxy
 // reaches over the connection it registered on.
 func TestBaresipCall(t *testing.T) {
-	baresipBinary(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	cfg := "listen:\n" +
-		"  udp: [\"127.0.0.1:0\"]\n  tcp: [\"127.0.0.1:0\"]\n  tls: [\"127.0.0.1:0\"]\n" +
-		"data_dir: " + data + "\n" +
-		"domains: [example.com]\n" +
-		"auth:\n  algorithms: [MD5]\n" + // baresip 1.0: see TestBaresipRegisters
-		"log:\n  level: debug\n"
-	cfgPath := filepath.Join(dir, "switchboard.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data, cfgPath := baresipServer(t)
+	dir := filepath.Dir(cfgPath)
 	for _, u := range []string{"alice", "bob-udp", "bob-tls"} {
 		if code, _, errs := runCmd(t, "pw-"+u+"\n", "user", "add", u+"@example.com", "-data", data); code != 0 {
 			t.Fatalf("user add %s exited %d: %s", u, code, errs)
