@@ -40,7 +40,7 @@ func BenchmarkProxyCall(b *testing.B) {
 			b.Fatalf("caller got %v", res)
 		}
 		to := res.Get("To")
-		route := h.p.recordRoute("UDP", h.addr, inv.CallID(), anyTarget, false)
+		route := h.p.recordRoute("UDP", h.addr, inv.CallID(), "127.0.0.1", false)
 		for _, method := range []string{"ACK", "BYE"} {
 			u, _ := sip.ParseURI("sip:bob@" + callee.addr())
 			m := sip.NewRequest(method, u, sip.Address{}, sip.Address{}, inv.CallID(), 2)

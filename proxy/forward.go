@@ -101,11 +101,16 @@ type responseContext struct {
 	hash   string
 	set    *Settings
 	invite bool
-	// open says the request was authorised (authenticated, trusted, or
-	// within a dialog): the dialogs it sets up may send requests anywhere.
-	// Otherwise each branch's Record-Route confines them to the host of
-	// the contact the branch went to.
-	open bool
+	// ctx is the handler's: done when a CANCEL came (§16.10) or the server
+	// shuts down, and valid until the final response has been sent.
+	ctx context.Context
+	// upstream is the Via the request arrived with, which the proxy's
+	// branch MACs (relayable).
+	upstream string
+	// calleeHost is the host the callee's requests within the dialog may
+	// reach through the proxy (the caller's next hop), signed into the
+	// Record-Route the request carries.
+	calleeHost string
 	// finished is closed once the final response has been sent.
 	finished chan struct{}
 
@@ -130,23 +135,47 @@ type branch struct {
 	done  bool // guarded by the context's mu
 }
 
-func newResponseContext(p *Proxy, tx *stack.Tx, req, fwd *sip.Message, hash string, set *Settings, open bool) *responseContext {
-	return &responseContext{p: p, tx: tx, req: req, fwd: fwd, hash: hash, set: set, open: open,
+func newResponseContext(ctx context.Context, p *Proxy, tx *stack.Tx, req, fwd *sip.Message, hash string, set *Settings) *responseContext {
+	rc := &responseContext{ctx: ctx, p: p, tx: tx, req: req, fwd: fwd, hash: hash, set: set,
 		invite: req.Method == "INVITE", finished: make(chan struct{})}
+	if v, err := fwd.Via(); err == nil {
+		rc.upstream = v.String()
+	}
+	rc.calleeHost = nextHopBack(fwd)
+	return rc
+}
+
+// nextHopBack is the host a request of the dialog from the callee goes to
+// after this proxy: the proxy before it that record-routed (the first
+// Record-Route already in the request), else the caller's Contact.
+func nextHopBack(req *sip.Message) string {
+	for rr, err := range req.RecordRoutes() {
+		if err == nil {
+			return uriHost(&rr.URI)
+		}
+		break
+	}
+	for c, err := range req.Contacts() {
+		if err == nil {
+			return uriHost(&c.URI)
+		}
+		break
+	}
+	return ""
 }
 
 // run forwards to the target groups and returns once the final response
 // has been sent. A CANCEL (ctx done) cancels every pending branch (§16.10).
-func (rc *responseContext) run(ctx context.Context, groups [][]hop) {
+func (rc *responseContext) run(groups [][]hop) {
 	rc.mu.Lock()
 	rc.groups = groups
 	rc.starting++
 	rc.mu.Unlock()
-	rc.startNext(ctx)
+	rc.startNext()
 	select {
 	case <-rc.finished:
 		return
-	case <-ctx.Done():
+	case <-rc.ctx.Done():
 		rc.cancelAll()
 	}
 	<-rc.finished
@@ -155,7 +184,7 @@ func (rc *responseContext) run(ctx context.Context, groups [][]hop) {
 // startNext starts the next group of targets; when none of it can be sent
 // to, the one after, and with no group left it sends the final response.
 // The caller has counted itself in starting.
-func (rc *responseContext) startNext(ctx context.Context) {
+func (rc *responseContext) startNext() {
 	for {
 		rc.mu.Lock()
 		if rc.cancelled || rc.final || len(rc.groups) == 0 {
@@ -173,7 +202,7 @@ func (rc *responseContext) startNext(ctx context.Context) {
 		rc.mu.Unlock()
 		n := 0
 		for _, h := range g {
-			if rc.forward(ctx, h, only) {
+			if rc.forward(h, only) {
 				n++
 			}
 		}
@@ -202,7 +231,7 @@ func (rc *responseContext) startNext(ctx context.Context) {
 // or every address refusing, counts as a 503 (§16.9). only says h is the
 // last target the request goes to, so that rc.fwd itself may be sent
 // rather than a copy.
-func (rc *responseContext) forward(ctx context.Context, h hop, only bool) bool {
+func (rc *responseContext) forward(h hop, only bool) bool {
 	p := rc.p
 	srv := p.Server
 	// §16.6 steps 1, 2 and 5: the copy, its Request-URI, the Path as Route.
@@ -219,14 +248,10 @@ func (rc *responseContext) forward(ctx context.Context, h hop, only bool) bool {
 	// The registered flow first, when there is one: a phone behind NAT or
 	// on a connection it opened is reachable only there, and its contact
 	// URI may not even resolve (RFC 5626 §5.3).
-	scope := anyTarget
-	if !rc.open {
-		scope = strings.ToLower(h.uri.Host)
-	}
-	if h.flow != nil && rc.send(base.Clone(), in, *h.flow, scope) {
+	if h.flow != nil && rc.send(base.Clone(), in, *h.flow) {
 		return true
 	}
-	resolved, err := srv.Resolve(ctx, next)
+	resolved, err := srv.Resolve(rc.ctx, next)
 	if err != nil {
 		p.debug("proxy: next hop does not resolve", "call-id", rc.req.CallID(), "uri", next.String(), "err", err)
 		rc.failed(503)
@@ -237,7 +262,7 @@ func (rc *responseContext) forward(ctx context.Context, h hop, only bool) bool {
 		if i < len(resolved)-1 {
 			m = base.Clone() // base stays clean for the next address
 		}
-		if rc.send(m, in, dst, scope) {
+		if rc.send(m, in, dst) {
 			return true
 		}
 	}
@@ -245,17 +270,21 @@ func (rc *responseContext) forward(ctx context.Context, h hop, only bool) bool {
 	return false
 }
 
-// send completes m for dst (Record-Route for the dialog's scope, the
-// proxy's Via) and starts a branch with it; it reports whether the request
-// went out.
-func (rc *responseContext) send(m *sip.Message, in, dst stack.Flow, scope string) bool {
+// send completes m for dst (Record-Route, the proxy's Via) and starts a
+// branch with it; it reports whether the request went out. Nothing goes out
+// once the request was cancelled or answered.
+func (rc *responseContext) send(m *sip.Message, in, dst stack.Flow) bool {
 	p := rc.p
-	if rc.recordRoutes() && !rc.addRecordRoute(m, in, dst, scope) {
+	if rc.recordRoutes() && !rc.addRecordRoute(m, in, dst) {
 		return false
 	}
-	m.Prepend("Via", "SIP/2.0/"+dst.Proto+" invalid;branch="+newBranch(rc.hash)+";rport")
+	m.Prepend("Via", "SIP/2.0/"+dst.Proto+" invalid;branch="+p.newBranch(rc.hash, rc.upstream)+";rport")
 	br := &branch{final: make(chan struct{})}
 	rc.mu.Lock()
+	if rc.cancelled || rc.final {
+		rc.mu.Unlock()
+		return false
+	}
 	rc.pending++
 	rc.branches = append(rc.branches, br)
 	rc.mu.Unlock()
@@ -293,7 +322,7 @@ func (rc *responseContext) recordRoutes() bool {
 // leaves by the same transport and address it came in on, twice otherwise
 // (RFC 5658 §4), the outbound one on top, so that each side of the dialog
 // reaches the proxy by the way it knows.
-func (rc *responseContext) addRecordRoute(m *sip.Message, in, out stack.Flow, scope string) bool {
+func (rc *responseContext) addRecordRoute(m *sip.Message, in, out stack.Flow) bool {
 	srv, callID := rc.p.Server, rc.req.CallID()
 	inAddr, err := srv.LocalAddr(stack.Flow{Proto: in.Proto, Remote: in.Remote})
 	if err != nil {
@@ -307,9 +336,10 @@ func (rc *responseContext) addRecordRoute(m *sip.Message, in, out stack.Flow, sc
 	}
 	// §16.6 step 4: a SIPS Request-URI asks for SIPS Record-Route URIs.
 	secure := rc.req.RequestURI.IsSecure()
-	rr := []sip.Header{sip.NewHeader("Record-Route", rc.p.recordRoute(in.Proto, inAddr, callID, scope, secure))}
+	// The callee's copy: its requests may reach the caller's next hop.
+	rr := []sip.Header{sip.NewHeader("Record-Route", rc.p.recordRoute(in.Proto, inAddr, callID, rc.calleeHost, secure))}
 	if !strings.EqualFold(in.Proto, out.Proto) || inAddr != outAddr {
-		rr = slices.Insert(rr, 0, sip.NewHeader("Record-Route", rc.p.recordRoute(out.Proto, outAddr, callID, scope, secure)))
+		rr = slices.Insert(rr, 0, sip.NewHeader("Record-Route", rc.p.recordRoute(out.Proto, outAddr, callID, rc.calleeHost, secure)))
 	}
 	// Before the Record-Route already there, or after the Vias.
 	at, afterVia := -1, 0
@@ -419,12 +449,19 @@ func (rc *responseContext) timerC(br *branch) {
 
 // response handles a response on a branch (§16.7).
 func (rc *responseContext) response(br *branch, res *sip.Message) {
-	// Step 3: the proxy's own Via goes; a response with no Via left was
-	// meant for the proxy itself.
+	code := res.StatusCode
+	// Step 3: the proxy's own Via goes. A response with no Via left cannot
+	// be relayed: a final one ends its branch as a 502 (Bad Gateway), so
+	// that the request is still answered.
 	if _, ok := res.RemoveFirst("Via"); !ok || !res.Has("Via") {
+		if code >= 200 {
+			rc.ended(br, nil, 502)
+		}
 		return
 	}
-	code := res.StatusCode
+	if code > 100 && code < 300 && rc.recordRoutes() {
+		rc.rescope(res)
+	}
 	switch {
 	case code == 100:
 		return // hop by hop (§16.7 step 5)
@@ -449,8 +486,9 @@ func (rc *responseContext) response(br *branch, res *sip.Message) {
 		rc.mu.Unlock()
 		if err := rc.tx.Relay(res); err != nil && rc.invite {
 			// The server transaction has ended (Timer L): relay the
-			// retransmitted or late 2xx without it (RFC 6026 §8.4).
-			if ferr := rc.p.Server.ForwardResponse(res); ferr != nil {
+			// retransmitted or late 2xx without it (RFC 6026 §8.4), on the
+			// flow the INVITE came on.
+			if ferr := rc.p.Server.ForwardResponseOn(res, rc.tx.Flow()); ferr != nil {
 				rc.p.debug("proxy: forwarding 2xx", "call-id", rc.req.CallID(), "err", ferr)
 			}
 		}
@@ -461,6 +499,58 @@ func (rc *responseContext) response(br *branch, res *sip.Message) {
 	default:
 		rc.ended(br, res, code)
 	}
+}
+
+// rescope rewrites this proxy's Record-Route values in a response that
+// sets up a dialog (§16.7 step 4 lets a proxy do so) into the caller's
+// copy: the caller's requests may reach the callee's next hop (the proxy
+// after this one that record-routed, else the callee's Contact).
+func (rc *responseContext) rescope(res *sip.Message) {
+	var vals []sip.Address
+	mine := -1
+	for rr, err := range res.RecordRoutes() {
+		if err != nil {
+			return // leave a malformed list as it is
+		}
+		if mine < 0 && rr.URI.Params.Has(rrParam) && rc.p.isMe(&rr.URI, rc.set) {
+			mine = len(vals)
+		}
+		vals = append(vals, rr)
+	}
+	if mine < 0 {
+		return
+	}
+	host := ""
+	if mine > 0 {
+		host = uriHost(&vals[mine-1].URI)
+	} else {
+		for c, err := range res.Contacts() {
+			if err == nil {
+				host = uriHost(&c.URI)
+			}
+			break
+		}
+	}
+	mac := rc.p.dialogMAC(rc.req.CallID(), host)
+	at := -1
+	out := res.Headers[:0:0]
+	for _, h := range res.Headers {
+		if !h.Is("Record-Route") {
+			out = append(out, h)
+			continue
+		}
+		if at >= 0 {
+			continue
+		}
+		at = len(out)
+		for i := range vals {
+			if i >= mine && i < mine+2 && vals[i].URI.Params.Has(rrParam) && rc.p.isMe(&vals[i].URI, rc.set) {
+				vals[i].URI.Params = vals[i].URI.Params.With(rrParam, mac)
+			}
+			out = append(out, sip.NewHeader("Record-Route", vals[i].String()))
+		}
+	}
+	res.Headers = out
 }
 
 // markDone marks a branch as having its final response; rc.mu is held.
@@ -515,7 +605,7 @@ func (rc *responseContext) ended(br *branch, res *sip.Message, code int) {
 	}
 	switch {
 	case next:
-		go rc.startNext(context.Background())
+		go rc.startNext()
 	case last:
 		rc.finish()
 	}
@@ -552,28 +642,32 @@ func (rc *responseContext) finish() {
 	best, code, chal, cancelled := rc.best, rc.bestCode, rc.challenges, rc.cancelled
 	rc.mu.Unlock()
 	defer close(rc.finished)
-	switch {
-	case best == nil && cancelled:
-		rc.tx.Reply(487, "") // §16.10: no branch answered the CANCEL
-	case best == nil && code == 503:
-		// No target could be reached (§16.9); forwarded as 500 like a
-		// 503 (§16.7 step 6), so that the caller does not take this
-		// server for the one that is unavailable.
-		rc.tx.Reply(500, "Next Hop Unreachable")
-	case best == nil:
-		rc.tx.Reply(408, "") // §16.7 step 6: no response at all
-	default:
-		if code == 503 {
-			best.StatusCode, best.Reason = 500, sip.StatusText(500)
+	if best == nil {
+		switch {
+		case cancelled || (rc.invite && rc.ctx.Err() != nil):
+			rc.tx.Reply(487, "") // §16.10: no branch answered the CANCEL
+		case code == 0:
+			rc.tx.Reply(408, "") // §16.7 step 6: no response at all
+		case code == 503:
+			// No target could be reached (§16.9); forwarded as 500 like a
+			// 503 (§16.7 step 6), so that the caller does not take this
+			// server for the one that is unavailable.
+			rc.tx.Reply(500, "Next Hop Unreachable")
+		default:
+			rc.tx.Reply(code, "")
 		}
-		if code == 401 || code == 407 {
-			best.Headers = slices.DeleteFunc(best.Headers, func(h sip.Header) bool {
-				return h.Is("WWW-Authenticate") || h.Is("Proxy-Authenticate")
-			})
-			best.Headers = append(best.Headers, chal...)
-		}
-		rc.tx.Relay(best)
+		return
 	}
+	if code == 503 {
+		best.StatusCode, best.Reason = 500, sip.StatusText(500)
+	}
+	if code == 401 || code == 407 {
+		best.Headers = slices.DeleteFunc(best.Headers, func(h sip.Header) bool {
+			return h.Is("WWW-Authenticate") || h.Is("Proxy-Authenticate")
+		})
+		best.Headers = append(best.Headers, chal...)
+	}
+	rc.tx.Relay(best)
 }
 
 // cancelAll cancels every pending branch and starts no more (§16.10).
@@ -618,8 +712,26 @@ func (p *Proxy) forwardAck(ctx context.Context, ack *sip.Message, set *Settings)
 		return
 	}
 	decrementMaxForwards(fwd)
+	var flows []stack.Flow
+	if u := fwd.RequestURI; !fwd.Has("Route") && u.Params.Has("gr") && set.IsLocal != nil && set.IsLocal(ctx, strings.ToLower(u.Host)) {
+		// A GRUU remote target (RFC 5627 §5.4): to its instance, as
+		// ServeSIP sends the dialog's other requests.
+		groups, code := p.lookup(ctx, &u, ack.CallID())
+		if code != 0 {
+			p.debug("proxy: ACK for a GRUU without binding dropped", "call-id", ack.CallID(), "code", code)
+			return
+		}
+		h := groups[0][0]
+		fwd.RequestURI = h.uri
+		if h.flow != nil {
+			flows = append(flows, *h.flow)
+		}
+	}
 	next := nextHop(fwd)
-	flows, err := p.Server.Resolve(ctx, next)
+	var err error
+	if len(flows) == 0 {
+		flows, err = p.Server.Resolve(ctx, next)
+	}
 	if err != nil || len(flows) == 0 {
 		p.debug("proxy: ACK's next hop does not resolve", "call-id", ack.CallID(), "uri", next.String(), "err", err)
 		return
@@ -634,18 +746,17 @@ func (p *Proxy) forwardAck(ctx context.Context, ack *sip.Message, set *Settings)
 }
 
 // Strays forwards a response that matched no client transaction
-// (stack.Server.Strays; §16.7, RFC 6026 §8.4) when its top Via is one a
-// proxy of this kind wrote: the 2xx a UAS retransmits after the proxy's
-// transaction ended.
+// (stack.Server.Strays; §16.7, RFC 6026 §8.4), the 2xx a UAS retransmits
+// after the proxy's transaction ended, when its top Via is one this proxy
+// wrote for a request that came with the Via now second (relayable):
+// anything else is dropped, so that a forged response cannot make the
+// proxy send to an address of the sender's choosing.
 func (p *Proxy) Strays(res *sip.Message) {
-	v, err := res.Via()
-	if err != nil || !ours(v.Branch()) {
+	p.init()
+	if !p.relayable(res) {
 		return
 	}
 	res.RemoveFirst("Via")
-	if !res.Has("Via") {
-		return
-	}
 	if err := p.Server.ForwardResponse(res); err != nil {
 		p.debug("proxy: forwarding a stray response", "call-id", res.CallID(), "err", err)
 	}

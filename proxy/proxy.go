@@ -276,15 +276,15 @@ func (p *Proxy) ServeSIP(ctx context.Context, tx *stack.Tx, req *sip.Message) {
 		// leaves before any response a branch may send.
 		tx.Reply(100, "")
 	}
-	rc := newResponseContext(p, tx, req, fwd, hash, set, authed)
-	rc.run(ctx, groups)
+	rc := newResponseContext(ctx, p, tx, req, fwd, hash, set)
+	rc.run(groups)
 }
 
 // forMe reports a request addressed to this server itself rather than to a
 // user (§16.5: a Request-URI without a user part naming the proxy).
 func (p *Proxy) forMe(req *sip.Message, set *Settings) bool {
 	u := &req.RequestURI
-	return u.IsSIP() && u.User == "" && set.Self != nil && p.isMe(u, req.CallID(), set)
+	return u.IsSIP() && u.User == "" && set.Self != nil && p.isMe(u, set)
 }
 
 // serveLocally answers a request addressed to the server itself.
@@ -392,8 +392,9 @@ func itoa(n int) string {
 }
 
 // mergedSet holds the initial requests in progress, to find merged
-// requests (§8.2.2.2): the same From tag, Call-ID, CSeq and Request-URI
-// with another top Via branch.
+// requests (§8.2.2.2): the same From tag, Call-ID, CSeq, Request-URI and
+// Route with another top Via branch (a spiral changes the Request-URI or
+// the Route, and is not merged).
 type mergedSet struct {
 	mu sync.Mutex
 	m  map[string]string // key → branch; guarded by mu
@@ -404,6 +405,11 @@ func (s *mergedSet) add(req *sip.Message) (release func(), ok bool) {
 	cs, _ := req.CSeq()
 	v, _ := req.Via()
 	k := req.CallID() + "|" + from.Tag() + "|" + itoa(int(cs.Seq)) + "|" + cs.Method + "|" + req.RequestURI.String()
+	for _, h := range req.Headers {
+		if h.Is("Route") {
+			k += "|" + h.Value
+		}
+	}
 	b := v.Branch() + "|" + v.Host
 	s.mu.Lock()
 	defer s.mu.Unlock()

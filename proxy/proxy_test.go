@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,9 +77,12 @@ type phone struct {
 	c *net.UDPConn
 }
 
-func newPhone(t testing.TB) *phone {
+func newPhone(t testing.TB) *phone { t.Helper(); return newPhoneAt(t, net.IPv4(127, 0, 0, 1)) }
+
+// newPhoneAt is newPhone on another loopback address.
+func newPhoneAt(t testing.TB, ip net.IP) *phone {
 	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +175,7 @@ func TestLoopAndSpiral(t *testing.T) {
 		t.Fatal("a request that never passed the proxy is a loop")
 	}
 	// The proxy forwards it: its Via carries the loop hash.
-	req.Prepend("Via", "SIP/2.0/UDP 192.0.2.2;branch="+newBranch(p.loopHash(req)))
+	req.Prepend("Via", "SIP/2.0/UDP 192.0.2.2;branch="+p.newBranch(p.loopHash(req), "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKcaller"))
 	if !p.looped(req) {
 		t.Error("the request back unchanged is not detected as a loop")
 	}
@@ -201,21 +205,22 @@ func TestPreprocess(t *testing.T) {
 		}
 		return m
 	}
-	rr := func(proto string, port uint16) string {
-		return p.recordRoute(proto, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.9"), port), "call-1", anyTarget, false)
+	rr := func(proto string, port uint16, host string) string {
+		return p.recordRoute(proto, netip.AddrPortFrom(netip.MustParseAddr("192.0.2.9"), port), "call-1", host, false)
 	}
 	base := "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\nFrom: <sip:a@example.com>;tag=1\nTo: <sip:b@example.com>;tag=2\n" +
 		"Call-ID: call-1\nCSeq: 2 BYE\nMax-Forwards: 70\nContent-Length: 0\n\n"
 
-	m := parse("BYE sip:b@192.0.2.7 SIP/2.0\nRoute: " + rr("TCP", 5060) + ", " + rr("UDP", 5060) + ", <sip:next.example.net;lr>\n" + base)
+	m := parse("BYE sip:b@192.0.2.7 SIP/2.0\nRoute: " + rr("TCP", 5060, "next.example.net") + ", " + rr("UDP", 5060, "next.example.net") +
+		", <sip:next.example.net;lr>\n" + base)
 	if !p.preprocess(m, set) {
-		t.Error("the proxy's own signed Route was not recognised")
+		t.Error("the proxy's own Route, signed for the next hop, was not recognised")
 	}
 	if r := m.Get("Route"); r != "<sip:next.example.net;lr>" {
 		t.Errorf("after pre-processing Route is %q, want only the next hop's", r)
 	}
 
-	m = parse("BYE " + strings.Trim(rr("UDP", 5060), "<>") + " SIP/2.0\nRoute: <sip:b@192.0.2.7>\n" + base)
+	m = parse("BYE " + strings.Trim(rr("UDP", 5060, "192.0.2.7"), "<>") + " SIP/2.0\nRoute: <sip:b@192.0.2.7>\n" + base)
 	if !p.preprocess(m, set) {
 		t.Error("a signed Request-URI from a strict router was not recognised")
 	}
@@ -223,8 +228,21 @@ func TestPreprocess(t *testing.T) {
 		t.Errorf("strict router: Request-URI %s, Route %q; want sip:b@192.0.2.7 and none", m.RequestURI.String(), m.Get("Route"))
 	}
 
+	// Signed for one host, sent on to another: by the Request-URI, by maddr,
+	// or by a strict-routing Route after the proxy's.
+	for name, msg := range map[string]string{
+		"Request-URI": "BYE sip:+15551234@carrier.example SIP/2.0\nRoute: " + rr("UDP", 5060, "192.0.2.7") + "\n",
+		"maddr":       "BYE sip:b@192.0.2.7;maddr=carrier.example SIP/2.0\nRoute: " + rr("UDP", 5060, "192.0.2.7") + "\n",
+		"strict":      "BYE sip:b@192.0.2.7 SIP/2.0\nRoute: " + rr("UDP", 5060, "192.0.2.7") + ", <sip:+15551234@carrier.example>\n",
+	} {
+		if p.preprocess(parse(msg+base), set) {
+			t.Errorf("%s: a request sent on to another host than its Route was signed for passed", name)
+		}
+	}
+
 	// An outbound-proxy Route naming the proxy's address is removed but
-	// proves no dialog; a forged sb does not verify.
+	// proves no dialog; a forged sb does not verify; an initial request is
+	// never let through on a Route.
 	m = parse("INVITE sip:b@example.com SIP/2.0\nRoute: <sip:192.0.2.9;lr>\n" + strings.Replace(base, ";tag=2", "", 1))
 	if p.preprocess(m, set) || m.Has("Route") {
 		t.Errorf("outbound-proxy Route: routed or left in place (%q)", m.Get("Route"))
@@ -232,6 +250,10 @@ func TestPreprocess(t *testing.T) {
 	m = parse("BYE sip:b@192.0.2.7 SIP/2.0\nRoute: <sip:192.0.2.9;lr;sb=00000000000000000000>\n" + base)
 	if p.preprocess(m, set) {
 		t.Error("a forged sb was taken for the proxy's Record-Route")
+	}
+	m = parse("INVITE sip:b@192.0.2.7 SIP/2.0\nRoute: " + rr("UDP", 5060, "192.0.2.7") + "\n" + strings.Replace(base, ";tag=2", "", 1))
+	if p.preprocess(m, set) {
+		t.Error("an initial request was let through on a signed Route")
 	}
 }
 
@@ -396,19 +418,47 @@ func TestStrayTwoHundredForwarded(t *testing.T) {
 	h := newHarness(t, Settings{})
 	caller := newPhone(t)
 	res := sip.NewResponse(caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"), 200, "")
-	// The proxy's Via on top, the caller's below.
-	res.Prepend("Via", "SIP/2.0/UDP "+h.addr.String()+";branch=z9hG4bKSb0011223344556677.stray")
+	up, _ := res.Via()
+	// The proxy's Via on top, made for a request from the caller's Via.
+	res.Prepend("Via", "SIP/2.0/UDP "+h.addr.String()+";branch="+h.p.newBranch("0011223344556677", up.String()))
 	callee := newPhone(t)
 	callee.send(h.addr, res)
 	got, _ := caller.recv(2*time.Second, isFinal)
 	if got == nil || got.StatusCode != 200 || count(got) != 1 {
 		t.Fatalf("the caller got %v, want the 200 with its own Via only", got)
 	}
-	// Not ours: dropped.
-	res.Headers[0] = sip.NewHeader("Via", "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKother")
-	callee.send(h.addr, res)
-	if got, _ := caller.recv(300*time.Millisecond, isFinal); got != nil {
-		t.Error("a response whose top Via is not the proxy's was forwarded")
+	// A branch that looks like the proxy's but was not made for this next
+	// Via (a forged one, or one sent elsewhere), or not the proxy's at all:
+	// dropped.
+	for _, b := range []string{"z9hG4bKSb0011223344556677.AAAAAAAAAAAAAAAA0123456789abcdef", "z9hG4bKother",
+		h.p.newBranch("0011223344556677", "SIP/2.0/UDP 192.0.2.1:5060")} {
+		res.Headers[0] = sip.NewHeader("Via", "SIP/2.0/UDP "+h.addr.String()+";branch="+b)
+		callee.send(h.addr, res)
+		if got, _ := caller.recv(300*time.Millisecond, isFinal); got != nil {
+			t.Errorf("a response with top branch %s was forwarded", b)
+		}
+	}
+}
+
+// TestResponseWithoutNextVia: a final response that carries no Via but the
+// proxy's cannot be relayed; the caller still gets an answer (502).
+func TestResponseWithoutNextVia(t *testing.T) {
+	h := newHarness(t, Settings{})
+	bob := newPhone(t)
+	h.bind("bob", bob, -1)
+	caller := newPhone(t)
+	caller.send(h.addr, caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
+	r, from := bob.recv(2*time.Second, isRequest("INVITE"))
+	if r == nil {
+		t.Fatal("no INVITE at bob")
+	}
+	res := sip.NewResponse(r, 486, "")
+	top, _ := res.RemoveFirst("Via")
+	res.Del("Via")
+	res.Prepend("Via", top)
+	bob.send(from, res)
+	if got, _ := caller.recv(3*time.Second, isFinal); got == nil || got.StatusCode != 502 {
+		t.Errorf("caller got %v, want 502", got)
 	}
 }
 
@@ -513,7 +563,7 @@ func TestLocalOnlyAndTrusted(t *testing.T) {
 // carries; one to the callee goes through.
 func TestDialogScope(t *testing.T) {
 	h := newHarness(t, Settings{})
-	bob := newPhone(t)
+	bob := newPhoneAt(t, net.IPv4(127, 0, 0, 2)) // another host than the caller's
 	h.bind("bob", bob, -1)
 	caller := newPhone(t)
 	inv := caller.invite("sip:bob@example.com", "sip:mallory@elsewhere.example")
@@ -522,38 +572,57 @@ func TestDialogScope(t *testing.T) {
 	if r == nil {
 		t.Fatal("no INVITE at bob")
 	}
-	var rr []string
-	for a, err := range r.RecordRoutes() {
-		if err == nil {
-			rr = append(rr, "<"+a.URI.String()+">")
+	routes := func(m *sip.Message, reverse bool) string {
+		var rr []string
+		for a, err := range m.RecordRoutes() {
+			if err == nil {
+				rr = append(rr, "<"+a.URI.String()+">")
+			}
 		}
+		if reverse {
+			slices.Reverse(rr)
+		}
+		return strings.Join(rr, ", ")
 	}
-	ok := sip.NewResponse(r, 200, "")
-	ok.Add("Record-Route", strings.Join(rr, ", "))
+	bobsRoute := routes(r, false)     // the callee's copy: toward the caller's host
+	ok := sip.NewResponse(r, 200, "") // Record-Route copied (§12.1.1)
 	ok.Add("Contact", "<sip:bob@"+bob.addr()+">")
 	bob.send(from, ok)
 	res, _ := caller.recv(2*time.Second, isFinal)
 	if res == nil || res.StatusCode != 200 {
 		t.Fatalf("caller got %v, want 200", res)
 	}
-	bye := func(target string) *sip.Message {
+	callersRoute := routes(res, true) // the caller's copy, rewritten by the proxy: toward bob's host
+	if callersRoute == bobsRoute || strings.Count(callersRoute, "<") != 1 {
+		t.Errorf("the proxy did not rewrite its Record-Route for the caller: %s (callee's: %s)", callersRoute, bobsRoute)
+	}
+	request := func(method, target, route, fromHdr, toHdr string) *sip.Message {
 		u, _ := sip.ParseURI(target)
-		m := sip.NewRequest("BYE", u, sip.Address{}, sip.Address{}, inv.CallID(), 2)
+		m := sip.NewRequest(method, u, sip.Address{}, sip.Address{}, inv.CallID(), 2)
 		m.Headers = m.Headers[:0]
 		m.Add("Via", "SIP/2.0/UDP "+caller.addr()+";rport;branch="+sip.NewBranch())
-		m.Add("From", inv.Get("From"))
-		m.Add("To", res.Get("To"))
+		m.Add("From", fromHdr)
+		m.Add("To", toHdr)
 		m.Add("Call-ID", inv.CallID())
-		m.Add("CSeq", "2 BYE")
+		m.Add("CSeq", "2 "+method)
 		m.Add("Max-Forwards", "70")
-		m.Add("Route", strings.Join(rr, ", "))
+		m.Add("Route", route)
 		return m
 	}
-	caller.send(h.addr, bye("sip:+15551234@192.0.2.99"))
-	if got, _ := caller.recv(2*time.Second, isFinal); got == nil || got.StatusCode != 403 {
-		t.Errorf("BYE redirected to another host: %v, want 403", got)
+	// The caller's requests sent on to another host, by the Request-URI, by
+	// maddr, or with the callee's copy of the route set: refused.
+	for name, m := range map[string]*sip.Message{
+		"Request-URI":             request("BYE", "sip:+15551234@192.0.2.99", callersRoute, inv.Get("From"), res.Get("To")),
+		"maddr":                   request("BYE", "sip:bob@"+bob.addr()+";maddr=192.0.2.99", callersRoute, inv.Get("From"), res.Get("To")),
+		"callee's routes":         request("INVITE", "sip:+15551234@192.0.2.99", bobsRoute, inv.Get("From"), res.Get("To")),
+		"callee's routes, to bob": request("BYE", "sip:bob@"+bob.addr(), bobsRoute, inv.Get("From"), res.Get("To")),
+	} {
+		caller.send(h.addr, m)
+		if got, _ := caller.recv(2*time.Second, isFinal); got == nil || got.StatusCode != 403 {
+			t.Errorf("%s: %v, want 403", name, got)
+		}
 	}
-	caller.send(h.addr, bye("sip:bob@"+bob.addr()))
+	caller.send(h.addr, request("BYE", "sip:bob@"+bob.addr(), callersRoute, inv.Get("From"), res.Get("To")))
 	b, bf := bob.recv(2*time.Second, isRequest("BYE"))
 	if b == nil {
 		t.Fatal("the BYE to bob did not reach him")
@@ -588,7 +657,7 @@ func TestGRUUTarget(t *testing.T) {
 		if inDialog {
 			to := inv.Get("To")
 			inv.Set("To", to+";tag=x")
-			inv.Add("Route", h.p.recordRoute("UDP", h.addr, inv.CallID(), anyTarget, false))
+			inv.Add("Route", h.p.recordRoute("UDP", h.addr, inv.CallID(), "example.com", false))
 		}
 		caller.send(h.addr, inv)
 		r, from := b.recv(2*time.Second, isRequest("INVITE"))

@@ -16,20 +16,24 @@ import (
 // The proxy's marks on the messages it forwards.
 //
 // Its branch (§16.6 step 8) is BranchMagic, branchMark, 16 hex digits of the
-// loop hash, '.', and a random part: the hash lets §16.3 step 4 tell a loop
-// (the same request back again) from a spiral (RFC 5393 §4.2), and the
-// mark lets a stray response be recognised as one of ours.
+// loop hash, '.', a random part and a MAC: the hash lets §16.3 step 4 tell
+// a loop (the same request back again) from a spiral (RFC 5393 §4.2); the
+// MAC, over the hash, the random part and the Via the request arrived
+// with, lets a response that matches no transaction be relayed only to
+// where this proxy really forwarded a request from.
 //
-// Its Record-Route URIs (§16.6 step 4) carry an "sb" parameter, a MAC under
-// the proxy's key of the Call-ID and of the dialog's scope: "*" when the
-// request that set the dialog up was authenticated or came from a trusted
-// source, else the host of the contact the proxy sent it to. A request
-// within a dialog (To tag) that comes back with that Route is forwarded
-// without further authentication if its Request-URI is within the scope:
-// anywhere for an authorised dialog, only that host for one an
-// unauthenticated caller set up with a local user. A Route forged for
-// another Call-ID, or a Request-URI changed to another host (a carrier),
-// does not verify, so the Route header cannot turn the proxy into a relay.
+// Its Record-Route URIs (§16.6 step 4, §16.7 step 4) carry an "sb"
+// parameter, a MAC under the proxy's key of the Call-ID and of the one host
+// the holder of that route set may reach through the proxy: the callee's
+// copy (in the request) names the caller's next hop (the caller's Contact,
+// or the proxy before this one that record-routed), the caller's copy
+// (rewritten in the responses) the callee's. A request within a dialog
+// (To tag) that comes back with that Route is forwarded without
+// authentication only if its next hop is that host. A Route forged for
+// another Call-ID, or a request of the dialog sent on to another host (a
+// carrier), whether by its Request-URI, a strict-routing Route or maddr,
+// does not verify: the Route header cannot turn the proxy into a relay, not
+// even for a party of the dialog.
 const (
 	branchMark = "Sb"
 	rrParam    = "sb"
@@ -106,35 +110,83 @@ func (p *Proxy) looped(req *sip.Message) bool {
 	return false
 }
 
-// newBranch returns the branch for a request forwarded with loop hash h.
-func newBranch(h string) string {
-	return sip.BranchMagic + branchMark + h + "." + sip.NewTag()
+// newBranch returns the branch for a request forwarded with loop hash h
+// that arrived with the top Via upstream (as the transport stamped it).
+func (p *Proxy) newBranch(h, upstream string) string {
+	r := sip.NewTag()
+	return sip.BranchMagic + branchMark + h + "." + r + p.branchMAC(h, r, upstream)
 }
 
-// ours reports whether a top Via's branch was made by a proxy of this
-// kind (a response to pop it from).
-func ours(b string) bool { return strings.HasPrefix(b, sip.BranchMagic+branchMark) }
+// branchMAC is the MAC part of a branch.
+func (p *Proxy) branchMAC(h, r, upstream string) string {
+	m := p.rrMACs.get(p.key())
+	defer p.rrMACs.put(m)
+	m.Write([]byte("branch\x00" + h + "\x00" + r + "\x00" + upstream))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(m.Sum(sum[:0])[:8])
+}
 
-// anyTarget is the scope of a dialog whose requests may go anywhere.
-const anyTarget = "*"
+// relayable reports whether res, a response that matched no transaction,
+// carries on top a Via this proxy wrote when it forwarded a request that
+// arrived with the Via now second: only then is it relayed (to that Via).
+func (p *Proxy) relayable(res *sip.Message) bool {
+	var top, next sip.Via
+	i := 0
+	for v, err := range res.Vias() {
+		if err != nil {
+			return false
+		}
+		if i == 0 {
+			top = v
+		} else {
+			next = v
+			break
+		}
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	b := top.Branch()
+	if !strings.HasPrefix(b, sip.BranchMagic+branchMark) {
+		return false
+	}
+	rest := b[len(sip.BranchMagic+branchMark):]
+	h, tail, ok := strings.Cut(rest, ".")
+	if !ok || len(tail) != 16+16 {
+		return false
+	}
+	want := p.branchMAC(h, tail[:16], next.String())
+	return hmac.Equal([]byte(tail[16:]), []byte(want))
+}
 
-// dialogMAC is the "sb" value for a dialog's Call-ID and scope (anyTarget,
-// or the lower-case host requests of the dialog must be sent to).
-func (p *Proxy) dialogMAC(callID, scope string) string {
+// dialogMAC is the "sb" value for a dialog's Call-ID and the host (lower
+// case) requests carrying it may be sent to.
+func (p *Proxy) dialogMAC(callID, host string) string {
 	h := p.rrMACs.get(p.key())
 	defer p.rrMACs.put(h)
 	h.Write([]byte(callID))
 	h.Write([]byte{0})
-	h.Write([]byte(scope))
+	h.Write([]byte(host))
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:10])
 }
 
+// uriHost is the host a request to u is sent to (RFC 3263 §4: maddr when
+// present), in lower case.
+func uriHost(u *sip.URI) string {
+	if m := u.Params.Value("maddr"); m != "" {
+		return strings.ToLower(m)
+	}
+	return strings.ToLower(u.Host)
+}
+
 // recordRoute returns the Record-Route value naming this proxy at addr
-// over proto for the dialog of callID with scope (§16.6 step 4): a SIP URI
-// with lr, the transport when it is not UDP, and the dialog MAC; a SIPS URI
-// (TLS, or secure WebSocket) when secure is set and the transport is secure.
-func (p *Proxy) recordRoute(proto string, addr netip.AddrPort, callID, scope string, secure bool) string {
+// over proto for the dialog of callID, for a holder who may reach host
+// through it (§16.6 step 4): a SIP URI with lr, the transport when it is not
+// UDP, and the dialog MAC; a SIPS URI (TLS, or secure WebSocket) when secure
+// is set and the transport is secure.
+func (p *Proxy) recordRoute(proto string, addr netip.AddrPort, callID, host string, secure bool) string {
 	var b strings.Builder
 	proto = strings.ToLower(proto)
 	sips := secure && (proto == "tls" || proto == "wss")
@@ -155,52 +207,47 @@ func (p *Proxy) recordRoute(proto string, addr netip.AddrPort, callID, scope str
 	default:
 		b.WriteString(";transport=" + proto)
 	}
-	b.WriteString(";lr;" + rrParam + "=" + p.dialogMAC(callID, scope) + ">")
+	b.WriteString(";lr;" + rrParam + "=" + p.dialogMAC(callID, host) + ">")
 	return b.String()
 }
 
-// inScope reports whether sb, found in a Route this proxy wrote, lets a
-// request of the dialog callID go to target.
-func (p *Proxy) inScope(sb, callID string, target *sip.URI) bool {
-	return hmac.Equal([]byte(sb), []byte(p.dialogMAC(callID, anyTarget))) ||
-		hmac.Equal([]byte(sb), []byte(p.dialogMAC(callID, strings.ToLower(target.Host))))
-}
-
-// isMe reports whether u names this proxy: an address it listens on (a
-// Record-Route value it wrote, a phone's outbound-proxy Route), or a
-// Record-Route value it wrote for an authorised dialog when Self does not
-// know the address (§16.4).
-func (p *Proxy) isMe(u *sip.URI, callID string, set *Settings) bool {
-	if !u.IsSIP() || u.User != "" {
+// isMe reports whether u names this proxy: an address and port it listens
+// on (a Record-Route value it wrote, a phone's outbound-proxy Route), as
+// Settings.Self knows them (§16.4).
+func (p *Proxy) isMe(u *sip.URI, set *Settings) bool {
+	if !u.IsSIP() || u.User != "" || set.Self == nil {
 		return false
 	}
-	if set.Self != nil {
-		port := u.Port
-		if port == 0 {
-			port = 5060
-			if u.IsSecure() || strings.EqualFold(u.Params.Value("transport"), "tls") {
-				port = 5061
-			}
-		}
-		if set.Self(strings.ToLower(u.Host), port) {
-			return true
+	port := u.Port
+	if port == 0 {
+		port = 5060
+		if u.IsSecure() || strings.EqualFold(u.Params.Value("transport"), "tls") {
+			port = 5061
 		}
 	}
-	sb, ok := u.Params.Get(rrParam)
-	return ok && hmac.Equal([]byte(sb), []byte(p.dialogMAC(callID, anyTarget)))
+	return set.Self(strings.ToLower(u.Host), port)
+}
+
+// destination is the host req goes to next once pre-processed (§16.6
+// steps 6 and 7, RFC 3263 §4): the top Route's (loose or strict), else the
+// Request-URI's; maddr counts.
+func destination(req *sip.Message) string {
+	if r, ok := topRoute(req); ok {
+		return uriHost(&r.URI)
+	}
+	return uriHost(&req.RequestURI)
 }
 
 // preprocess is §16.4: a Request-URI naming this proxy (the previous hop
 // was a strict router) is replaced by the last Route; a top Route naming
 // it is removed, twice when it record-routed twice. routed reports a
 // request within a dialog (To tag) that carried a Route this proxy wrote
-// for that dialog, its Request-URI within the dialog's scope: it may be
-// forwarded without authentication.
+// for that dialog whose MAC allows the host the request now goes to: it
+// may be forwarded without authentication.
 func (p *Proxy) preprocess(req *sip.Message, set *Settings) (routed bool) {
-	callID := req.CallID()
 	var sbs [3]string
 	n := 0
-	if p.isMe(&req.RequestURI, callID, set) && req.Has("Route") {
+	if p.isMe(&req.RequestURI, set) && req.Has("Route") {
 		sbs[n] = req.RequestURI.Params.Value(rrParam)
 		n++
 		var last sip.Address
@@ -218,18 +265,19 @@ func (p *Proxy) preprocess(req *sip.Message, set *Settings) (routed bool) {
 	}
 	for range 2 {
 		top, found := topRoute(req)
-		if !found || !p.isMe(&top.URI, callID, set) {
+		if !found || !p.isMe(&top.URI, set) {
 			break
 		}
 		sbs[n] = top.URI.Params.Value(rrParam)
 		n++
 		req.RemoveFirst("Route")
 	}
-	if to, _ := req.To(); to.Tag() == "" {
+	if to, _ := req.To(); to.Tag() == "" || n == 0 {
 		return false // an initial request is never let through on a Route
 	}
+	mac := p.dialogMAC(req.CallID(), destination(req))
 	for _, sb := range sbs[:n] {
-		if sb != "" && p.inScope(sb, callID, &req.RequestURI) {
+		if sb != "" && hmac.Equal([]byte(sb), []byte(mac)) {
 			return true
 		}
 	}

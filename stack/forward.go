@@ -215,6 +215,16 @@ func (s *Server) ForwardResponse(res *sip.Message) error {
 	return s.Transport.SendResponse(res, src)
 }
 
+// ForwardResponseOn sends res, whose top Via is now the next hop's, without
+// a transaction back along flow, the flow its request came in on: over a
+// stream on that connection while it is open (§18.2.2), over UDP by the
+// Via's received, rport and sent-by. A proxy relays so a 2xx its server
+// transaction no longer takes (RFC 6026 §8.4).
+func (s *Server) ForwardResponseOn(res *sip.Message, flow Flow) error {
+	s.init()
+	return s.Transport.SendResponse(res, flow)
+}
+
 // Relay sends a response a proxy forwards (§16.7 step 8): as Respond, but
 // a 2xx to an INVITE is not retransmitted by the transaction, since the UAS
 // retransmits it end to end (transaction.ServerTx.Relay).

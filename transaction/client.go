@@ -285,10 +285,10 @@ func (tx *ClientTx) timeout(in State, name string) {
 // reporting ErrTimeout: a proxy gives up on an INVITE branch that neither
 // answered its CANCEL nor ended after Timer C (RFC 3261 §16.8), which no
 // timer of §17.1.1 would otherwise end in the Proceeding state. It does
-// nothing once the transaction has ended.
+// nothing once a final response has arrived or the transaction has ended.
 func (tx *ClientTx) Abandon() {
 	tx.mu.Lock()
-	if tx.state != Terminated {
+	if tx.state == Calling || tx.state == Trying || tx.state == Proceeding {
 		tx.terminateLocked(fmt.Errorf("transaction: %s abandoned without a final response: %w", tx.Request.Method, ErrTimeout))
 	}
 	tx.mu.Unlock()
