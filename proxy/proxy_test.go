@@ -346,14 +346,21 @@ func TestChallengesAggregated(t *testing.T) {
 	}
 }
 
+// callBob starts a call from an unauthenticated caller elsewhere to bob,
+// whose one contact is the returned phone.
+func callBob(t *testing.T, set Settings) (bob, caller *phone) {
+	t.Helper()
+	h := newHarness(t, set)
+	bob, caller = newPhone(t), newPhone(t)
+	h.bind("bob", bob, -1)
+	caller.send(h.addr, caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
+	return bob, caller
+}
+
 // TestNoAnswer408: a contact that never answers gives 408 (Timer B with
 // T1 20 ms: 1.28 s).
 func TestNoAnswer408(t *testing.T) {
-	h := newHarness(t, Settings{})
-	silent := newPhone(t)
-	h.bind("bob", silent, -1)
-	caller := newPhone(t)
-	caller.send(h.addr, caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
+	_, caller := callBob(t, Settings{})
 	res, _ := caller.recv(5*time.Second, isFinal)
 	if res == nil || res.StatusCode != 408 {
 		t.Fatalf("caller got %v, want 408", res)
@@ -363,11 +370,7 @@ func TestNoAnswer408(t *testing.T) {
 // TestTimerC: a branch that rings longer than Timer C is cancelled and the
 // caller gets the 487 it answers.
 func TestTimerC(t *testing.T) {
-	h := newHarness(t, Settings{TimerC: 300 * time.Millisecond})
-	ringing := newPhone(t)
-	h.bind("bob", ringing, -1)
-	caller := newPhone(t)
-	caller.send(h.addr, caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
+	ringing, caller := callBob(t, Settings{TimerC: 300 * time.Millisecond})
 	r, f := ringing.recv(2*time.Second, isRequest("INVITE"))
 	if r == nil {
 		t.Fatal("no INVITE")
@@ -443,11 +446,7 @@ func TestStrayTwoHundredForwarded(t *testing.T) {
 // TestResponseWithoutNextVia: a final response that carries no Via but the
 // proxy's cannot be relayed; the caller still gets an answer (502).
 func TestResponseWithoutNextVia(t *testing.T) {
-	h := newHarness(t, Settings{})
-	bob := newPhone(t)
-	h.bind("bob", bob, -1)
-	caller := newPhone(t)
-	caller.send(h.addr, caller.invite("sip:bob@example.com", "sip:carol@elsewhere.example"))
+	bob, caller := callBob(t, Settings{})
 	r, from := bob.recv(2*time.Second, isRequest("INVITE"))
 	if r == nil {
 		t.Fatal("no INVITE at bob")
