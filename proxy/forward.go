@@ -506,7 +506,7 @@ func (rc *responseContext) response(br *branch, res *sip.Message) {
 // copy: the caller's requests may reach the callee's next hop (the proxy
 // after this one that record-routed, else the callee's Contact).
 func (rc *responseContext) rescope(res *sip.Message) {
-	var vals []sip.Address
+	vals := make([]sip.Address, 0, 4)
 	mine := -1
 	for rr, err := range res.RecordRoutes() {
 		if err != nil {
@@ -533,7 +533,7 @@ func (rc *responseContext) rescope(res *sip.Message) {
 	}
 	mac := rc.p.dialogMAC(rc.req.CallID(), host)
 	at := -1
-	out := res.Headers[:0:0]
+	out := make([]sip.Header, 0, len(res.Headers)+len(vals))
 	for _, h := range res.Headers {
 		if !h.Is("Record-Route") {
 			out = append(out, h)

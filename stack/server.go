@@ -409,9 +409,14 @@ func (s *Server) worker(tx *Tx) {
 	}
 }
 
-// run serves one request and answers for the handler if it did not.
+// run serves one request and answers for the handler if it did not; for
+// an ACK (tx.st nil) it only calls the handler.
 func (s *Server) run(tx *Tx) {
 	defer s.wg.Done()
+	if tx.st == nil {
+		s.Handler.ServeSIP(s.ctx, nil, tx.req)
+		return
+	}
 	defer func() { <-s.sem }()
 	st, req := tx.st, tx.req
 	// Only an INVITE can be cancelled (§9); other requests share the
@@ -442,6 +447,9 @@ func (s *Server) run(tx *Tx) {
 	}
 }
 
+// ack hands an ACK the transaction layer did not absorb to the Handler,
+// on an idle handler goroutine when there is one (as serve does; an ACK
+// takes no MaxConcurrent slot, being answered never).
 func (s *Server) ack(ack *sip.Message, _ transport.Flow) {
 	if s.Handler == nil {
 		return
@@ -453,10 +461,13 @@ func (s *Server) ack(ack *sip.Message, _ transport.Flow) {
 	}
 	s.wg.Add(1)
 	s.gate.RUnlock()
-	go func() {
-		defer s.wg.Done()
-		s.Handler.ServeSIP(s.ctx, nil, ack)
-	}()
+	tx := &Tx{req: ack, srv: s} // st nil: an ACK
+	select {
+	case s.work <- tx:
+	default:
+		s.workers.Add(1)
+		go s.worker(tx)
+	}
 }
 
 // Shutdown stops accepting new requests (they get 503), cancels the
