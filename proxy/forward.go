@@ -107,6 +107,9 @@ type responseContext struct {
 	// upstream is the Via the request arrived with, which the proxy's
 	// branch MACs (relayable).
 	upstream string
+	// recordRoute says copies carry Record-Route and responses get it
+	// rewritten: an initial request that may create a dialog (§16.6 step 4).
+	recordRoute bool
 	// calleeHost is the host the callee's requests within the dialog may
 	// reach through the proxy (the caller's next hop), signed into the
 	// Record-Route the request carries.
@@ -141,6 +144,8 @@ func newResponseContext(ctx context.Context, p *Proxy, tx *stack.Tx, req, fwd *s
 	if v, err := fwd.Via(); err == nil {
 		rc.upstream = v.String()
 	}
+	to, _ := req.To()
+	rc.recordRoute = to.Tag() == "" && createsDialog(req.Method)
 	rc.calleeHost = nextHopBack(fwd)
 	return rc
 }
@@ -275,7 +280,7 @@ func (rc *responseContext) forward(h hop, only bool) bool {
 // once the request was cancelled or answered.
 func (rc *responseContext) send(m *sip.Message, in, dst stack.Flow) bool {
 	p := rc.p
-	if rc.recordRoutes() && !rc.addRecordRoute(m, in, dst) {
+	if rc.recordRoute && !rc.addRecordRoute(m, in, dst) {
 		return false
 	}
 	m.Prepend("Via", "SIP/2.0/"+dst.Proto+" invalid;branch="+p.newBranch(rc.hash, rc.upstream)+";rport")
@@ -309,13 +314,6 @@ func (rc *responseContext) send(m *sip.Message, in, dst stack.Flow) bool {
 	}
 	go rc.watch(br)
 	return true
-}
-
-// recordRoutes reports whether copies carry Record-Route: requests that
-// may create a dialog (§16.6 step 4).
-func (rc *responseContext) recordRoutes() bool {
-	to, _ := rc.req.To()
-	return to.Tag() == "" && createsDialog(rc.req.Method)
 }
 
 // addRecordRoute inserts this proxy's Record-Route: once when the request
@@ -459,7 +457,7 @@ func (rc *responseContext) response(br *branch, res *sip.Message) {
 		}
 		return
 	}
-	if code > 100 && code < 300 && rc.recordRoutes() {
+	if code > 100 && code < 300 && rc.recordRoute {
 		rc.rescope(res)
 	}
 	switch {

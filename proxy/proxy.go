@@ -39,6 +39,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -191,11 +192,11 @@ func (p *Proxy) ServeSIP(ctx context.Context, tx *stack.Tx, req *sip.Message) {
 	src := tx.Source()
 	// §16.3 step 4: a request that comes back unchanged is a loop; one
 	// whose routing fields changed is a spiral and goes on (RFC 5393).
-	if p.looped(req) {
+	hash := p.loopHash(req)
+	if p.looped(req, hash) {
 		tx.Reply(482, "")
 		return
 	}
-	hash := p.loopHash(req)
 	to, _ := req.To()
 	initial := to.Tag() == ""
 	if initial {
@@ -284,7 +285,7 @@ func (p *Proxy) ServeSIP(ctx context.Context, tx *stack.Tx, req *sip.Message) {
 // user (§16.5: a Request-URI without a user part naming the proxy).
 func (p *Proxy) forMe(req *sip.Message, set *Settings) bool {
 	u := &req.RequestURI
-	return u.IsSIP() && u.User == "" && set.Self != nil && p.isMe(u, set)
+	return p.isMe(u, set)
 }
 
 // serveLocally answers a request addressed to the server itself.
@@ -374,21 +375,7 @@ func decrementMaxForwards(m *sip.Message) {
 		m.Set("Max-Forwards", "70")
 		return
 	}
-	m.Set("Max-Forwards", itoa(max(mf-1, 0)))
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	if n == 0 {
-		return "0"
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+	m.Set("Max-Forwards", strconv.Itoa(max(mf-1, 0)))
 }
 
 // mergedSet holds the initial requests in progress, to find merged
@@ -404,7 +391,7 @@ func (s *mergedSet) add(req *sip.Message) (release func(), ok bool) {
 	from, _ := req.From()
 	cs, _ := req.CSeq()
 	v, _ := req.Via()
-	k := req.CallID() + "|" + from.Tag() + "|" + itoa(int(cs.Seq)) + "|" + cs.Method + "|" + req.RequestURI.String()
+	k := req.CallID() + "|" + from.Tag() + "|" + strconv.FormatUint(uint64(cs.Seq), 10) + "|" + cs.Method + "|" + req.RequestURI.String()
 	for _, h := range req.Headers {
 		if h.Is("Route") {
 			k += "|" + h.Value

@@ -88,10 +88,9 @@ func (m *macPool) put(h hash.Hash) {
 }
 
 // looped reports a request that already passed this proxy unchanged
-// (§16.3 step 4): one of its Vias carries the branch this proxy would give
-// it now.
-func (p *Proxy) looped(req *sip.Message) bool {
-	var mine string
+// (§16.3 step 4): one of its Vias carries mine, the loop hash this proxy
+// gives it now.
+func (p *Proxy) looped(req *sip.Message, mine string) bool {
 	for v, err := range req.Vias() {
 		if err != nil {
 			return false
@@ -99,9 +98,6 @@ func (p *Proxy) looped(req *sip.Message) bool {
 		b := v.Branch()
 		if !strings.HasPrefix(b, sip.BranchMagic+branchMark) {
 			continue
-		}
-		if mine == "" {
-			mine = p.loopHash(req)
 		}
 		if strings.HasPrefix(b[len(sip.BranchMagic+branchMark):], mine+".") {
 			return true
