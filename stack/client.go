@@ -155,6 +155,14 @@ func (c *Client) targets(ctx context.Context, req *sip.Message) ([]resolve.Targe
 	return r.ResolveURI(ctx, &u)
 }
 
+// Authorize builds the retry of req answering the digest challenge in res
+// (a 401 or 407) with the Client's Username and Password, for a caller
+// that runs its own transactions (an INVITE sent with Server.Send). It
+// fails when res carries no challenge with a supported algorithm.
+func (c *Client) Authorize(req, res *sip.Message) (*sip.Message, error) {
+	return c.authorize(req, res)
+}
+
 // authorize builds the retry of req answering the digest challenge in res:
 // the same Call-ID and From, CSeq plus one, a new branch, and an
 // Authorization or Proxy-Authorization header (RFC 3261 §22.2, RFC 7616 §3.4).

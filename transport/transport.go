@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/switchboard-sip/switchboard/sip"
@@ -47,6 +48,15 @@ type Layer struct {
 	// MTU decides when a UDP request is sent over TCP instead (§18.1.1:
 	// within 200 bytes of the path MTU); zero means 1500.
 	MTU int
+	// ConnectFromListener makes outgoing TCP and TLS connections leave
+	// from the address and port of the listener for their protocol, as
+	// SIP phones do (baresip, Linphone), so that a peer reaches us back
+	// over the same connection by the port in our Via and Contact: a
+	// proxy that cannot open a connection to a phone (whose certificate
+	// it does not trust, behind NAT) finds the open one. Set it before
+	// Listen; listeners then share their port (SO_REUSEADDR and
+	// SO_REUSEPORT) with the connections. A server leaves it off.
+	ConnectFromListener bool
 	// Logger receives warnings and debug records; nil discards them.
 	Logger *slog.Logger
 
@@ -151,9 +161,12 @@ func (l *Layer) Listen(proto, addr string) (netip.AddrPort, error) {
 			if l.TLSConfig == nil {
 				return netip.AddrPort{}, fmt.Errorf("transport: listen tls %s: no TLS configuration", addr)
 			}
-			ln, err = tls.Listen("tcp", addr, l.TLSConfig)
+			ln, err = l.listenConfig().Listen(context.Background(), "tcp", addr)
+			if err == nil {
+				ln = tls.NewListener(ln, l.TLSConfig)
+			}
 		} else {
-			ln, err = net.Listen("tcp", addr)
+			ln, err = l.listenConfig().Listen(context.Background(), "tcp", addr)
 		}
 		if err != nil {
 			return netip.AddrPort{}, fmt.Errorf("transport: listen %s %s: %w; set another address or stop the other server", strings.ToLower(proto), addr, err)
@@ -581,11 +594,23 @@ func (l *Layer) open(dst Flow) (*conn, error) {
 	if dst.Proto == WS || dst.Proto == WSS {
 		nc, err = l.dialWS(ctx, dst)
 	} else if dst.Proto == TLS {
-		d := tls.Dialer{Config: l.clientTLS(dst)}
+		d := tls.Dialer{NetDialer: l.dialer(dst), Config: l.clientTLS(dst)}
 		nc, err = d.DialContext(ctx, "tcp", dst.Remote.String())
 	} else {
-		var d net.Dialer
-		nc, err = d.DialContext(ctx, "tcp", dst.Remote.String())
+		nc, err = l.dialer(dst).DialContext(ctx, "tcp", dst.Remote.String())
+	}
+	if err != nil && l.ConnectFromListener && dst.Proto != WS && dst.Proto != WSS &&
+		(errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL)) {
+		// The listener's port could not be shared (another system, or
+		// a connection to the same peer from it already): any port.
+		l.logger().Debug("transport: connecting from the listener's port failed; using another", "dst", dst, "err", err)
+		if dst.Proto == TLS {
+			d := tls.Dialer{Config: l.clientTLS(dst)}
+			nc, err = d.DialContext(ctx, "tcp", dst.Remote.String())
+		} else {
+			var d net.Dialer
+			nc, err = d.DialContext(ctx, "tcp", dst.Remote.String())
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("transport: connect to %s: %w", dst, err)
@@ -595,6 +620,33 @@ func (l *Layer) open(dst Flow) (*conn, error) {
 		return nil, ErrClosed
 	}
 	return c, nil
+}
+
+// listenConfig is how stream listeners are opened: with shared ports
+// when ConnectFromListener is set.
+func (l *Layer) listenConfig() *net.ListenConfig {
+	if !l.ConnectFromListener {
+		return &net.ListenConfig{}
+	}
+	return &net.ListenConfig{Control: reusePort}
+}
+
+// dialer is how a connection toward dst is opened: from the listener's
+// address and port when ConnectFromListener is set and there is one.
+func (l *Layer) dialer(dst Flow) *net.Dialer {
+	d := &net.Dialer{}
+	if !l.ConnectFromListener {
+		return d
+	}
+	proto := dst.Proto
+	if proto == WSS {
+		proto = TLS
+	}
+	if s := l.listenerFor(proto); s != nil {
+		d.LocalAddr = net.TCPAddrFromAddrPort(s.local)
+		d.Control = reusePort
+	}
+	return d
 }
 
 // clientTLS returns the configuration of an outgoing TLS or WSS connection

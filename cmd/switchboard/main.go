@@ -68,8 +68,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return serveCmd(args[1:], stdout, stderr)
 	case "location":
 		return locationCmd(args[1:], stdout, stderr)
+	case "register":
+		return registerCmd(args[1:], stdout, stderr)
+	case "call":
+		return callCmd(args[1:], stdin, stdout, stderr)
+	case "answer":
+		return answerCmd(args[1:], stdin, stdout, stderr)
+	case "message":
+		return messageCmd(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "switchboard: unknown command %q; try version, options, parse or check-config\n", args[0])
+	fmt.Fprintf(stderr, "switchboard: unknown command %q; try serve, call, answer, register, message, options, user, parse or check-config\n", args[0])
 	return 2
 }
 

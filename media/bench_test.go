@@ -1,0 +1,115 @@
+package media
+
+import (
+	"syscall"
+	"testing"
+	"time"
+)
+
+// countSink counts frames with audio, to check the benchmark really plays
+// what it sends.
+type countSink struct{ frames, voiced int }
+
+func (c *countSink) WriteFrame(f []int16) {
+	c.frames++
+	for _, v := range f {
+		if v > 500 || v < -500 {
+			c.voiced++
+			return
+		}
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCallMinute runs the per-frame media work of a call between two
+// Sessions on loopback without waiting for the clock: each iteration sends
+// one 20 ms frame each way (read the Source, encode, packetize, SRTP
+// protect, UDP send) and receives and plays it (UDP receive, SRTP
+// unprotect, accounting, jitter buffer, decode, Sink). Both ends run in
+// this process, so cpu-s/call-min is the CPU both ends of one call spend
+// per minute of call (3000 frames each way); one user agent's share is
+// half. The goroutine wake-ups of the real clock are not included.
+func BenchmarkCallMinute(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		srtp bool
+	}{{"pcmu", false}, {"srtp", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			ea, eb := newEndpoint(b), newEndpoint(b)
+			var k1, k2 []byte
+			if tc.srtp {
+				k1, k2 = make([]byte, SRTPKeyLen), make([]byte, SRTPKeyLen)
+				for i := range k1 {
+					k1[i], k2[i] = byte(i), byte(100+i)
+				}
+			}
+			sinkA, sinkB := &countSink{}, &countSink{}
+			tone := Tone(440, 8000, SampleRate, time.Second)
+			a, err := newSession(Config{Conn: ea.rtp, Remote: eb.addr(), Codec: PCMU, SendKey: k1, RecvKey: k2,
+				Source: NewFileSource(tone, true), Sink: sinkA})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			c, err := newSession(Config{Conn: eb.rtp, Remote: ea.addr(), Codec: PCMU, SendKey: k2, RecvKey: k1,
+				Source: NewFileSource(tone, true), Sink: sinkB})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			ea.rtcp.Close()
+			eb.rtcp.Close()
+
+			now := time.Now()
+			step := func() {
+				now = now.Add(frameDuration)
+				a.sendFrame(now)
+				if err := c.readRTP(now); err != nil {
+					b.Fatal(err)
+				}
+				c.playout(now)
+				c.sendFrame(now)
+				if err := a.readRTP(now); err != nil {
+					b.Fatal(err)
+				}
+				a.playout(now)
+			}
+			deadline := func() {
+				d := time.Now().Add(time.Minute)
+				ea.rtp.SetReadDeadline(d)
+				eb.rtp.SetReadDeadline(d)
+			}
+			deadline()
+			for range 10 { // fill the jitter buffers
+				step()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for i := 0; i < b.N; i++ {
+				if i%4096 == 0 {
+					deadline()
+				}
+				step()
+			}
+			cpu := cpuTime() - cpu0
+			b.StopTimer()
+			b.ReportMetric(cpu.Seconds()/(float64(b.N)/3000), "cpu-s/call-min")
+			for _, s := range []*Session{a, c} {
+				if st := s.Stats(); st.FramesConcealed != 0 || st.PacketsLost != 0 || st.PacketsDropped != 0 {
+					b.Fatalf("concealed %d, lost %d, dropped %d", st.FramesConcealed, st.PacketsLost, st.PacketsDropped)
+				}
+			}
+			if sinkA.voiced < sinkA.frames-1 || sinkB.voiced < sinkB.frames-1 || sinkA.frames < b.N {
+				b.Fatalf("played %d/%d and %d/%d frames with audio for %d iterations", sinkA.voiced, sinkA.frames, sinkB.voiced, sinkB.frames, b.N)
+			}
+		})
+	}
+}
