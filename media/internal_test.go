@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/pion/rtcp"
 )
 
 // ramp returns n samples counting up from start, a signal in which every
@@ -337,5 +339,55 @@ func TestSourcesAndTone(t *testing.T) {
 	e.ReadFrame(frame)
 	if frame[0] != 0 {
 		t.Error("drained echo not silent")
+	}
+}
+
+// A sender report carries the sender's packet and octet counts and an RTP
+// timestamp on the media timeline at its NTP time (RFC 3550 §6.4.1), even
+// right after DTMF, whose packets carry the event's start timestamp.
+func TestSenderReport(t *testing.T) {
+	peer := newEndpoint(t)
+	defer peer.rtp.Close()
+	defer peer.rtcp.Close()
+	e := newEndpoint(t)
+	s, err := newSession(Config{Conn: e.rtp, RTCPConn: e.rtcp, Remote: peer.addr(), Codec: PCMU, DTMFType: 101})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ts0 := s.tx.ts
+	t0 := time.Unix(5000, 0)
+	if err := s.SendDTMF("5"); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 3 {
+		s.sendFrame(t0.Add(time.Duration(k) * frameDuration))
+	}
+	now := t0.Add(50 * time.Millisecond)
+	s.sendRTCP(now, false)
+	peer.rtcp.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 1500)
+	n, err := peer.rtcp.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkts, err := rtcp.Unmarshal(buf[:n])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr, ok := pkts[0].(*rtcp.SenderReport)
+	if !ok {
+		t.Fatalf("first packet %T, want a sender report", pkts[0])
+	}
+	if sr.SSRC != s.ssrc || sr.PacketCount != 3 || sr.OctetCount != 12 || sr.NTPTime != ntpTime(now) {
+		t.Errorf("SR %+v", sr)
+	}
+	// Frame 2 (timestamp ts0+320) was at 40 ms; 10 ms later is 80 samples on.
+	if want := ts0 + 2*FrameSamples + 80; sr.RTPTime != want {
+		t.Errorf("SR RTP time %d, want %d (event packets carry %d)", sr.RTPTime, want, ts0)
+	}
+	sdes, ok := pkts[1].(*rtcp.SourceDescription)
+	if !ok || len(sdes.Chunks) != 1 || sdes.Chunks[0].Items[0].Type != rtcp.SDESCNAME || len(sdes.Chunks[0].Items[0].Text) < 16 {
+		t.Errorf("second packet %v, want SDES CNAME", pkts[1])
 	}
 }
