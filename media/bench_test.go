@@ -113,3 +113,68 @@ func BenchmarkCallMinute(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCallRealtime runs calls as they run in a user agent: Sessions
+// started with Start on their real 20 ms clocks, RTCP included, ten calls
+// (twenty Sessions, both ends of each) at once on loopback. Each
+// iteration is 20 ms of wall-clock time; cpu-s/call-min is the process
+// CPU spent per minute of one call, both ends counted, goroutine
+// wake-ups and timers included, which BenchmarkCallMinute leaves out.
+func BenchmarkCallRealtime(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		srtp bool
+	}{{"pcmu", false}, {"srtp", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			const calls = 10
+			tone := Tone(440, 8000, SampleRate, time.Second)
+			sinks := make([]*countSink, 0, 2*calls)
+			var sessions []*Session
+			for range calls {
+				ea, eb := newEndpoint(b), newEndpoint(b)
+				var k1, k2 []byte
+				if tc.srtp {
+					k1, k2 = make([]byte, SRTPKeyLen), make([]byte, SRTPKeyLen)
+					for i := range k1 {
+						k1[i], k2[i] = byte(i), byte(100+i)
+					}
+				}
+				for _, side := range []struct {
+					e, peer    endpoint
+					send, recv []byte
+				}{{ea, eb, k1, k2}, {eb, ea, k2, k1}} {
+					sink := &countSink{}
+					s, err := Start(Config{Conn: side.e.rtp, RTCPConn: side.e.rtcp, Remote: side.peer.addr(),
+						RemoteRTCP: side.peer.rtcpAddr(), Codec: PCMU, SendKey: side.send, RecvKey: side.recv,
+						Source: NewFileSource(tone, true), Sink: sink})
+					if err != nil {
+						b.Fatal(err)
+					}
+					sessions = append(sessions, s)
+					sinks = append(sinks, sink)
+				}
+			}
+			defer func() {
+				for _, s := range sessions {
+					s.Close()
+				}
+			}()
+			time.Sleep(200 * time.Millisecond) // past the jitter buffers' fill
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0, start := cpuTime(), time.Now()
+			for i := 1; i <= b.N; i++ {
+				time.Sleep(time.Until(start.Add(time.Duration(i) * frameDuration)))
+			}
+			cpu := cpuTime() - cpu0
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(cpu.Seconds()/(calls*elapsed.Minutes()), "cpu-s/call-min")
+			for _, s := range sessions {
+				if st := s.Stats(); st.PacketsReceived == 0 {
+					b.Fatal("a session received nothing")
+				}
+			}
+		})
+	}
+}

@@ -18,12 +18,15 @@ import (
 	"github.com/switchboard-sip/switchboard/ua"
 )
 
-// newAgent starts an Agent for user on a loopback UDP port and returns it
-// with the URI that reaches it.
-func newAgent(t *testing.T, user string) (*ua.Agent, sip.URI) {
+// newAgent starts an Agent for user on a loopback UDP port, set up by
+// setup before it listens, and returns it with the URI that reaches it.
+func newAgent(t *testing.T, user string, setup ...func(*ua.Agent)) (*ua.Agent, sip.URI) {
 	t.Helper()
 	srv := &stack.Server{}
 	a := &ua.Agent{Server: srv, AOR: sip.URI{Scheme: "sip", User: user, Host: "127.0.0.1"}}
+	for _, f := range setup {
+		f(a)
+	}
 	srv.Handler = a
 	addr, err := srv.Listen("udp", "127.0.0.1:0")
 	if err != nil {
@@ -114,16 +117,16 @@ func tone(freq float64) media.Source {
 // calls.
 func call(t *testing.T, srtp bool) (aliceCall, bobCall *ua.Call, aliceRec, bobRec *recorder, aliceDigits, bobDigits *digits, alice, bob *ua.Agent) {
 	t.Helper()
-	alice, _ = newAgent(t, "alice")
-	bob, bobURI := newAgent(t, "bob")
-	alice.SRTP = srtp
 	aliceRec, bobRec = &recorder{}, &recorder{}
 	aliceDigits, bobDigits = &digits{}, &digits{}
 	calls := make(chan *ua.Call, 1)
-	bob.OnInvite = func(req *sip.Message) (int, ua.CallOptions) {
-		return 200, ua.CallOptions{Source: tone(880), Sink: bobRec, OnDTMF: bobDigits.add}
-	}
-	bob.OnCall = func(c *ua.Call) { calls <- c }
+	alice, _ = newAgent(t, "alice", func(a *ua.Agent) { a.SRTP = srtp })
+	bob, bobURI := newAgent(t, "bob", func(a *ua.Agent) {
+		a.OnInvite = func(req *sip.Message) (int, ua.CallOptions) {
+			return 200, ua.CallOptions{Source: tone(880), Sink: bobRec, OnDTMF: bobDigits.add}
+		}
+		a.OnCall = func(c *ua.Call) { calls <- c }
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, res, err := alice.Call(ctx, bobURI, ua.CallOptions{Source: tone(440), Sink: aliceRec, OnDTMF: aliceDigits.add})
@@ -278,8 +281,9 @@ func TestGlare(t *testing.T) {
 // TestBusy: a refused call returns the response and no call.
 func TestBusy(t *testing.T) {
 	alice, _ := newAgent(t, "alice")
-	bob, bobURI := newAgent(t, "bob")
-	bob.OnInvite = func(*sip.Message) (int, ua.CallOptions) { return 486, ua.CallOptions{} }
+	_, bobURI := newAgent(t, "bob", func(a *ua.Agent) {
+		a.OnInvite = func(*sip.Message) (int, ua.CallOptions) { return 486, ua.CallOptions{} }
+	})
 	c, res, err := alice.Call(context.Background(), bobURI, ua.CallOptions{})
 	if err != nil || c != nil || res == nil || res.StatusCode != 486 {
 		t.Fatalf("Call = %v, %v, %v; want no call, 486", c, res, err)
@@ -290,8 +294,7 @@ func TestBusy(t *testing.T) {
 // answers 487.
 func TestCancel(t *testing.T) {
 	alice, _ := newAgent(t, "alice")
-	bob, bobURI := newAgent(t, "bob")
-	bob.Ring = 10 * time.Second
+	bob, bobURI := newAgent(t, "bob", func(a *ua.Agent) { a.Ring = 10 * time.Second })
 	ringing := make(chan struct{}, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-ringing; cancel() }()
@@ -362,8 +365,9 @@ func TestNotAcceptable(t *testing.T) {
 // TestOfferlessInvite: an INVITE without SDP gets our offer in the 200;
 // the answer comes in the ACK (RFC 3261 §13.2.1) and media flows.
 func TestOfferlessInvite(t *testing.T) {
-	bob, bobURI := newAgent(t, "bob")
-	bob.OnInvite = func(*sip.Message) (int, ua.CallOptions) { return 200, ua.CallOptions{Source: tone(880)} }
+	_, bobURI := newAgent(t, "bob", func(a *ua.Agent) {
+		a.OnInvite = func(*sip.Message) (int, ua.CallOptions) { return 200, ua.CallOptions{Source: tone(880)} }
+	})
 	srv, addr := rawUAC(t, nil)
 	inv := invite(bobURI, addr, "")
 	res := send(t, srv, inv, bobURI)
@@ -417,10 +421,11 @@ func itoa(n int) string {
 // refresher and then never refreshes gets a BYE once the interval, less a
 // third, has passed (RFC 4028 §10).
 func TestSessionExpires(t *testing.T) {
-	bob, bobURI := newAgent(t, "bob")
-	bob.MinSE = time.Second
 	calls := make(chan *ua.Call, 1)
-	bob.OnCall = func(c *ua.Call) { calls <- c }
+	_, bobURI := newAgent(t, "bob", func(a *ua.Agent) {
+		a.MinSE = time.Second
+		a.OnCall = func(c *ua.Call) { calls <- c }
+	})
 	byes := make(chan *sip.Message, 1)
 	srv, addr := rawUAC(t, func(ctx context.Context, tx *stack.Tx, req *sip.Message) {
 		if tx == nil {
@@ -460,10 +465,10 @@ func TestSessionExpires(t *testing.T) {
 		t.Errorf("bob's call ended %q", why)
 	}
 	// Too short an interval: 422 with Min-SE.
-	inv3 := invite(bobURI, addr, string(offer))
-	bob.MinSE = 0
+	_, carolURI := newAgent(t, "carol") // the default MinSE, 90 s
+	inv3 := invite(carolURI, addr, string(offer))
 	inv3.Add("Session-Expires", "30")
-	if res := send(t, srv, inv3, bobURI); res.StatusCode != 422 || res.Get("Min-SE") != "90" {
+	if res := send(t, srv, inv3, carolURI); res.StatusCode != 422 || res.Get("Min-SE") != "90" {
 		t.Errorf("Session-Expires 30 answered %d Min-SE %q; want 422, 90", res.StatusCode, res.Get("Min-SE"))
 	}
 }
@@ -471,12 +476,12 @@ func TestSessionExpires(t *testing.T) {
 // TestSessionRefresh: when we are the refresher, re-INVITEs keep the call
 // up past the interval.
 func TestSessionRefresh(t *testing.T) {
-	alice, _ := newAgent(t, "alice")
-	bob, bobURI := newAgent(t, "bob")
-	alice.SessionExpires = 2 * time.Second
-	bob.MinSE = time.Second
 	calls := make(chan *ua.Call, 1)
-	bob.OnCall = func(c *ua.Call) { calls <- c }
+	alice, _ := newAgent(t, "alice", func(a *ua.Agent) { a.SessionExpires = 2 * time.Second })
+	_, bobURI := newAgent(t, "bob", func(a *ua.Agent) {
+		a.MinSE = time.Second
+		a.OnCall = func(c *ua.Call) { calls <- c }
+	})
 	c, res, err := alice.Call(context.Background(), bobURI, ua.CallOptions{})
 	if err != nil || c == nil {
 		t.Fatalf("call: %v %v", res, err)
@@ -494,9 +499,10 @@ func TestSessionRefresh(t *testing.T) {
 // TestMessage: MESSAGE reaches OnMessage.
 func TestMessage(t *testing.T) {
 	alice, _ := newAgent(t, "alice")
-	bob, bobURI := newAgent(t, "bob")
 	got := make(chan string, 1)
-	bob.OnMessage = func(from sip.Address, ct string, body []byte) { got <- from.URI.User + ":" + ct + ":" + string(body) }
+	_, bobURI := newAgent(t, "bob", func(a *ua.Agent) {
+		a.OnMessage = func(from sip.Address, ct string, body []byte) { got <- from.URI.User + ":" + ct + ":" + string(body) }
+	})
 	res, err := alice.Message(context.Background(), bobURI, "text/plain", []byte("hello"))
 	if err != nil || res.StatusCode != 200 {
 		t.Fatalf("MESSAGE: %v %v", res, err)
