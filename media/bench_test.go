@@ -170,9 +170,9 @@ func BenchmarkCallRealtime(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 			b.ReportMetric(cpu.Seconds()/(calls*elapsed.Minutes()), "cpu-s/call-min")
-			for _, s := range sessions {
-				if st := s.Stats(); st.PacketsReceived == 0 {
-					b.Fatal("a session received nothing")
+			for i, s := range sessions {
+				if st := s.Stats(); st.PacketsReceived == 0 || sinks[i].voiced == 0 {
+					b.Fatalf("session %d received %d packets and played %d frames with audio", i, st.PacketsReceived, sinks[i].voiced)
 				}
 			}
 		})

@@ -28,6 +28,17 @@
 //	                             prompt twice on a terminal or read one line
 //	                             of standard input; exit 0 when done, 1 when
 //	                             the operation failed, 2 on bad usage
+//	switchboard call [flags] sip:user@host
+//	switchboard answer [flags] [sip:registrar]
+//	switchboard register [-once] [flags] sip:registrar
+//	switchboard message [flags] sip:user@host TEXT
+//	                             the softphone (docs/ua.md): place a call
+//	                             playing and recording WAV files with DTMF,
+//	                             answer calls, keep a registration, send a
+//	                             MESSAGE; common flags -user, -password,
+//	                             -proxy, -transport, -srtp, -ca, -listen;
+//	                             exit 0 when done, 1 when refused or
+//	                             failed, 2 on bad usage or input
 package main
 
 import (
@@ -49,7 +60,7 @@ func main() {
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: switchboard version | options [-transport udp|tcp|tls|ws|wss] sip:host[:port] | parse [-role uas|proxy|registrar] FILE | check-config [-config FILE] | user add|passwd|remove|list ...")
+		fmt.Fprintln(stderr, "usage: switchboard version | serve | call|answer|register|message ... | options [-transport udp|tcp|tls|ws|wss] sip:host[:port] | parse [-role uas|proxy|registrar] FILE | check-config [-config FILE] | user add|passwd|remove|list ... | location list")
 		return 2
 	}
 	switch args[0] {
