@@ -211,6 +211,17 @@ func (d *Dialog) Request(method string) *sip.Message {
 	return d.build(method, seq)
 }
 
+// Sent tells the dialog that a request went out with CSeq seq (a
+// challenged request sent again with the next number, §22.2): later
+// requests number from above it.
+func (d *Dialog) Sent(seq uint32) {
+	d.mu.Lock()
+	if seq > d.localSeq {
+		d.localSeq = seq
+	}
+	d.mu.Unlock()
+}
+
 // ACK builds the ACK for a 2xx to the INVITE whose CSeq number was seq
 // (§13.2.2.4): routed like any in-dialog request, with that CSeq number.
 func (d *Dialog) ACK(seq uint32) *sip.Message { return d.build("ACK", seq) }

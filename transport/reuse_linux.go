@@ -6,6 +6,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// canSharePort: connections can leave from a listener's port here.
+const canSharePort = true
+
 // reusePort lets a listener and the connections made from its port share
 // the port (Layer.ConnectFromListener): Linux binds a second socket to a
 // listening socket's port only when both set SO_REUSEPORT.

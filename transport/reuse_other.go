@@ -4,6 +4,10 @@ package transport
 
 import "syscall"
 
-// reusePort does nothing outside Linux: a connection that cannot leave
-// from the listener's port leaves from another (Layer.open retries).
+// canSharePort: elsewhere connections leave from ephemeral ports
+// (Layer.ConnectFromListener has no effect), since not every system lets
+// a connection share a listening socket's port.
+const canSharePort = false
+
+// reusePort is not used outside Linux.
 func reusePort(_, _ string, _ syscall.RawConn) error { return nil }

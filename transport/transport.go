@@ -55,7 +55,8 @@ type Layer struct {
 	// proxy that cannot open a connection to a phone (whose certificate
 	// it does not trust, behind NAT) finds the open one. Set it before
 	// Listen; listeners then share their port (SO_REUSEADDR and
-	// SO_REUSEPORT) with the connections. A server leaves it off.
+	// SO_REUSEPORT) with the connections. A server leaves it off. Only
+	// on Linux; elsewhere connections leave from ephemeral ports.
 	ConnectFromListener bool
 	// Logger receives warnings and debug records; nil discards them.
 	Logger *slog.Logger
@@ -635,7 +636,7 @@ func (l *Layer) listenConfig() *net.ListenConfig {
 // address and port when ConnectFromListener is set and there is one.
 func (l *Layer) dialer(dst Flow) *net.Dialer {
 	d := &net.Dialer{}
-	if !l.ConnectFromListener {
+	if !l.ConnectFromListener || !canSharePort {
 		return d
 	}
 	proto := dst.Proto

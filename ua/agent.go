@@ -34,6 +34,11 @@ import (
 	"github.com/switchboard-sip/switchboard/stack"
 )
 
+// Extensions returns the option tags the Agent understands, for
+// sip.Policy.Extensions of its Server, so that a request with Require:
+// timer (RFC 4028 §7.1, or inserted by a proxy, §8) is not refused 420.
+func Extensions() []string { return []string{"timer"} }
+
 // allow is what the Agent answers to (RFC 3261 §20.5).
 const allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE"
 
@@ -345,7 +350,8 @@ func grantedExpiry(res *sip.Message, contact sip.URI) time.Duration {
 }
 
 // Keep registers, then refreshes the registration before it expires
-// until ctx ends, when it removes it (Expires: 0) and returns. Each
+// until ctx ends, when it removes it (Expires: 0) and returns nil, or the
+// error or refusal (*StatusError) of that last REGISTER. Each refresh's
 // outcome is reported to report (may be nil). The first REGISTER's error
 // or refusal is returned at once.
 func (r *Registrar) Keep(ctx context.Context, expires time.Duration, report func(Registration, error)) error {
@@ -369,8 +375,11 @@ func (r *Registrar) Keep(ctx context.Context, expires time.Duration, report func
 			t.Stop()
 			// Unregister with a context of its own: ours has ended.
 			uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, uerr := r.Register(uctx, 0)
+			ureg, uerr := r.Register(uctx, 0)
 			cancel()
+			if uerr == nil && ureg.Response.StatusCode/100 != 2 {
+				uerr = &StatusError{Code: ureg.Response.StatusCode, Reason: ureg.Response.Reason}
+			}
 			return uerr
 		case <-t.C:
 		}

@@ -1,6 +1,7 @@
 package ua
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,6 +68,7 @@ type Call struct {
 	localHold  bool           // guarded by mu
 	remoteHold bool           // guarded by mu
 	offering   bool           // our re-INVITE is outstanding (glare); guarded by mu
+	answering  bool           // a peer's re-INVITE is being answered; guarded by mu
 	// ack is the pending ACK for a 2xx we sent (UAS side); guarded by mu.
 	ack *pendingACK
 	// lastACK is the ACK we sent for the last 2xx we received and where it
@@ -163,15 +165,26 @@ func (c *Call) SendDTMF(ctx context.Context, digits string) error {
 // It is a no-op on a call that has ended.
 func (c *Call) Hangup(ctx context.Context) error {
 	c.mu.Lock()
-	if c.ended {
-		c.mu.Unlock()
+	p := c.ack
+	c.mu.Unlock()
+	if p != nil {
+		// §15: the callee sends no BYE before the ACK of its 2xx (or
+		// the end of waiting for it).
+		t := time.NewTimer(64 * c.agent.t1())
+		select {
+		case <-p.acked:
+		case <-c.done:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	if !c.end("BYE sent") {
 		return nil
 	}
-	c.mu.Unlock()
-	c.end("BYE sent")
 	bye := c.dlg.Request("BYE")
 	bye.Add("User-Agent", userAgent)
-	res, err := c.agent.client().Do(ctx, bye)
+	res, err := c.do(ctx, bye)
 	if err != nil {
 		return fmt.Errorf("ua: BYE: %w", err)
 	}
@@ -182,12 +195,13 @@ func (c *Call) Hangup(ctx context.Context) error {
 }
 
 // end stops the call's media and forgets the dialog; the first reason
-// given is kept.
-func (c *Call) end(reason string) {
+// given is kept. It reports whether this call ended the call (false when
+// it had ended already).
+func (c *Call) end(reason string) bool {
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.ended, c.reason = true, reason
 	if c.timer != nil {
@@ -210,6 +224,20 @@ func (c *Call) end(reason string) {
 	if c.opts.OnEnd != nil {
 		c.opts.OnEnd()
 	}
+	return true
+}
+
+// do sends a request within the dialog (answering one challenge) and
+// keeps the dialog's CSeq past the one the request went out with: a
+// challenged request is sent again with the next number (§22.2).
+func (c *Call) do(ctx context.Context, req *sip.Message) (*sip.Message, error) {
+	res, err := c.agent.client().Do(ctx, req)
+	if err == nil {
+		if cs, cerr := res.CSeq(); cerr == nil {
+			c.dlg.Sent(cs.Seq)
+		}
+	}
+	return res, err
 }
 
 func closeConns(cs ...*net.UDPConn) {
@@ -237,6 +265,21 @@ func openRTP(addr netip.Addr) (rtp, rtcp *net.UDPConn, err error) {
 		return rtp, rtcp, nil
 	}
 	return nil, nil, fmt.Errorf("ua: no free RTP port pair on %s: %w", addr, err)
+}
+
+// listenAgain binds the RTP and RTCP ports of rtp again, for a session
+// that replaces the one that had them.
+func listenAgain(rtp netip.AddrPort) (*net.UDPConn, *net.UDPConn, error) {
+	c1, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(rtp))
+	if err != nil {
+		return nil, nil, fmt.Errorf("ua: binding RTP %s again: %w", rtp, err)
+	}
+	c2, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(rtp.Addr(), rtp.Port()+1)))
+	if err != nil {
+		c1.Close()
+		return nil, nil, fmt.Errorf("ua: binding RTCP next to %s again: %w", rtp, err)
+	}
+	return c1, c2, nil
 }
 
 // mediaAddr is where RTP is bound: MediaAddr, or the local address of
@@ -268,13 +311,26 @@ func (c *Call) applyLocked(neg sdp.Negotiated) error {
 	if c.ended {
 		return nil
 	}
+	prev := c.neg
 	c.neg = neg
 	// RFC 3264 §8.4: the peer holds us when it does not take our media.
 	c.remoteHold = !neg.Direction.Sends()
 	if c.sess != nil {
-		c.sess.SetRemote(neg.Remote, neg.RemoteRTCP)
-		c.sess.SetDirection(neg.Direction.Sends(), neg.Direction.Receives())
-		return nil
+		if neg.Codec.Name == prev.Codec.Name && neg.DTMF == prev.DTMF &&
+			bytes.Equal(neg.SendKey, prev.SendKey) && bytes.Equal(neg.RecvKey, prev.RecvKey) {
+			c.sess.SetRemote(neg.Remote, neg.RemoteRTCP)
+			c.sess.SetDirection(neg.Direction.Sends(), neg.Direction.Receives())
+			return nil
+		}
+		// A new codec, telephone-event type or SRTP key (a peer that
+		// re-keys in a re-INVITE): a new session on the same ports.
+		c.sess.Close()
+		c.sess = nil
+		rtp, rtcp, err := listenAgain(c.ep.Addr)
+		if err != nil {
+			return err
+		}
+		c.rtp, c.rtcp = rtp, rtcp
 	}
 	codec, ok := media.CodecByName(neg.Codec.Name)
 	if !ok {
@@ -365,6 +421,7 @@ func (c *Call) established(ctx context.Context, inv, res *sip.Message) error {
 	a := c.agent
 	d, err := dialog.NewUAC(inv, res)
 	if err != nil {
+		closeConns(c.rtp, c.rtcp)
 		c.badAnswer(ctx, inv, res, "ua: the 2xx cannot form a dialog: "+err.Error())
 		return err
 	}
@@ -394,6 +451,24 @@ func (c *Call) badAnswer(ctx context.Context, inv, res *sip.Message, why string)
 	c.agent.log().Warn(why)
 	d, err := dialog.NewUAC(inv, res)
 	if err != nil {
+		// No dialog to hang up: ACK along the INVITE's own path, so
+		// that the 2xx stops (§13.2.2.4).
+		from, ferr := res.From()
+		to, terr := res.To()
+		cseq, cerr := inv.CSeq()
+		if ferr != nil || terr != nil || cerr != nil {
+			return
+		}
+		ack := sip.NewRequest("ACK", inv.RequestURI, from, to, res.CallID(), cseq.Seq)
+		for r, err := range inv.Routes() {
+			if err == nil {
+				ack.Add("Route", r.String())
+			}
+		}
+		if flows, err := c.agent.nextHop(ctx, ack); err == nil {
+			ack.Prepend("Via", "SIP/2.0/"+flows[0].Proto+" invalid;branch="+sip.NewBranch()+";rport")
+			c.agent.Server.SendStateless(ack, flows[0])
+		}
 		return
 	}
 	tmp := &Call{agent: c.agent, dlg: d, done: make(chan struct{})}
@@ -568,19 +643,24 @@ func (c *Call) reinvite(ctx context.Context, hold bool) error {
 	c.inviteMu.Lock()
 	defer c.inviteMu.Unlock()
 	for try := 0; ; try++ {
-		code, err := c.reinviteOnce(ctx, hold)
+		code, retry, err := c.reinviteOnce(ctx, hold)
 		if err != nil {
 			return err
 		}
 		switch {
 		case code/100 == 2:
 			return nil
-		case code == 491 && try < 3:
+		case (code == 491 || (code == 500 && retry >= 0)) && try < 3:
 			// §14.1: the owner of the Call-ID waits 2.1-4 s, the other
-			// side 0-2 s, in units of 10 ms.
+			// side 0-2 s, in units of 10 ms; a 500 with Retry-After
+			// (§14.2: the peer's last offer is still open) as long as
+			// it asks, ten seconds at most.
 			wait := time.Duration(rand.IntN(201)) * 10 * time.Millisecond
 			if c.owner {
 				wait = 2100*time.Millisecond + time.Duration(rand.IntN(191))*10*time.Millisecond
+			}
+			if code == 500 {
+				wait = min(retry, 10*time.Second) + time.Duration(rand.IntN(50))*10*time.Millisecond
 			}
 			select {
 			case <-time.After(wait):
@@ -596,18 +676,18 @@ func (c *Call) reinvite(ctx context.Context, hold bool) error {
 }
 
 // reinviteOnce sends one re-INVITE and applies the answer; it returns the
-// final status.
-func (c *Call) reinviteOnce(ctx context.Context, hold bool) (int, error) {
+// final status and, for a 500, its Retry-After (-1 without one).
+func (c *Call) reinviteOnce(ctx context.Context, hold bool) (int, time.Duration, error) {
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
-		return 0, errors.New("ua: the call has ended")
+		return 0, -1, errors.New("ua: the call has ended")
 	}
-	if c.ack != nil {
-		// The peer's own re-INVITE awaits its ACK: ours would be
-		// refused (§14.2); come back as after a 491.
+	if c.ack != nil || c.answering {
+		// The peer's own re-INVITE is open: ours would be refused
+		// (§14.2); come back as after a 491.
 		c.mu.Unlock()
-		return 491, nil
+		return 491, -1, nil
 	}
 	c.offering = true
 	prevHold := c.localHold
@@ -624,34 +704,46 @@ func (c *Call) reinviteOnce(ctx context.Context, hold bool) (int, error) {
 	}
 	offer, err := c.sdpOffer(dir)
 	if err != nil {
-		return 0, err
+		return 0, -1, err
 	}
 	res, sent, err := c.sendReinvite(ctx, offer)
+	if sent != nil {
+		if cs, cerr := sent.CSeq(); cerr == nil {
+			c.dlg.Sent(cs.Seq) // a challenged re-INVITE went out again with the next number
+		}
+	}
 	if err != nil || res.StatusCode/100 != 2 {
 		c.mu.Lock()
 		c.localHold = prevHold
 		c.mu.Unlock()
 		if err != nil {
-			return 0, err
+			return 0, -1, err
 		}
 		if res.StatusCode == 408 || res.StatusCode == 481 {
 			// §12.2.1.2: the dialog is gone.
 			c.end(fmt.Sprintf("re-INVITE answered %d", res.StatusCode))
 		}
-		return res.StatusCode, nil
+		retry := time.Duration(-1)
+		if v := res.Get("Retry-After"); v != "" {
+			secs, _, _ := strings.Cut(v, ";")
+			if n, err := strconv.Atoi(strings.TrimSpace(secs)); err == nil && n >= 0 {
+				retry = time.Duration(n) * time.Second
+			}
+		}
+		return res.StatusCode, retry, nil
 	}
 	c.dlg.Refresh(res)
 	c.sendACK(ctx, sent, res)
 	neg, err := c.sdpAccept(res.Body)
 	if err != nil {
 		c.Hangup(ctx)
-		return 0, fmt.Errorf("ua: the re-INVITE's answer cannot be used: %w", err)
+		return 0, -1, fmt.Errorf("ua: the re-INVITE's answer cannot be used: %w", err)
 	}
 	if err := c.apply(neg); err != nil {
-		return 0, err
+		return 0, -1, err
 	}
 	c.sessionTimer(sent, res, true)
-	return res.StatusCode, nil
+	return res.StatusCode, -1, nil
 }
 
 // sendReinvite sends a re-INVITE within the dialog carrying body (an
@@ -671,11 +763,16 @@ func (c *Call) sendReinvite(ctx context.Context, body []byte) (*sip.Message, *si
 	req.Add("Allow", allow)
 	req.Add("Supported", "timer")
 	c.mu.Lock()
-	interval := c.interval
+	interval, refresher := c.interval, c.refresher
 	c.mu.Unlock()
 	if interval > 0 {
-		// RFC 4028 §7.4: a refresh restates the interval; we refresh.
-		req.Add("Session-Expires", strconv.Itoa(int(interval/time.Second))+";refresher=uac")
+		// RFC 4028 §7.4: a re-INVITE restates the interval and keeps
+		// the refresher as it is: us (uac here) or the peer (uas).
+		who := "uas"
+		if refresher {
+			who = "uac"
+		}
+		req.Add("Session-Expires", strconv.Itoa(int(interval/time.Second))+";refresher="+who)
 	}
 	req.Add("User-Agent", userAgent)
 	req.Add("Content-Type", "application/sdp")
@@ -726,7 +823,15 @@ func (c *Call) sessionTimer(req, res *sip.Message, weAreUAC bool) {
 			c.mu.Lock()
 			hold := c.localHold
 			c.mu.Unlock()
-			if err := c.reinvite(ctx, hold); err != nil {
+			err := c.reinvite(ctx, hold)
+			var se *StatusError
+			switch {
+			case err == nil:
+			case errors.As(err, &se) && se.Code != 408 && se.Code != 481:
+				// RFC 4028 §10: only a timeout, 408 or 481 ends the
+				// session; another refusal leaves it as it was.
+				c.agent.log().Warn("ua: session refresh refused", "call-id", c.dlg.ID().CallID, "status", se.Code)
+			default:
 				c.agent.log().Warn("ua: session refresh failed; hanging up", "call-id", c.dlg.ID().CallID, "err", err)
 				c.Hangup(ctx)
 			}
@@ -736,10 +841,12 @@ func (c *Call) sessionTimer(req, res *sip.Message, weAreUAC bool) {
 	c.timer = time.AfterFunc(interval-min(32*time.Second, interval/3), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 64*c.agent.t1())
 		defer cancel()
-		c.end("session expired")
+		if !c.end("session expired") {
+			return
+		}
 		bye := c.dlg.Request("BYE")
 		bye.Add("Reason", `SIP;cause=408;text="Session expired"`)
-		c.agent.client().Do(ctx, bye)
+		c.do(ctx, bye)
 	})
 }
 
@@ -768,6 +875,14 @@ func (a *Agent) serveInvite(ctx context.Context, tx *stack.Tx, req *sip.Message)
 		tx.Reply(code, "")
 		return
 	}
+	// The call was taken but may end before it is established: what
+	// OnInvite opened for it (a recording) is released then.
+	established := false
+	defer func() {
+		if !established && opts.OnEnd != nil {
+			opts.OnEnd()
+		}
+	}()
 	offer := req.Body
 	srtp := a.SRTP || req.RequestURI.IsSecure()
 	if len(offer) > 0 {
@@ -830,6 +945,7 @@ func (a *Agent) serveInvite(ctx context.Context, tx *stack.Tx, req *sip.Message)
 		tx.Reply(500, "")
 		return
 	}
+	established = true
 	c := &Call{agent: a, dlg: d, opts: opts, ep: ep, done: make(chan struct{}), rtp: rtp, rtcp: rtcp, started: time.Now()}
 	c.addAnswerHeaders(res, contact, req, se, seParams)
 	res.Add("Content-Type", "application/sdp")
@@ -932,9 +1048,11 @@ func (c *Call) awaitACK(p *pendingACK) {
 	ctx, cancel := context.WithTimeout(context.Background(), 64*c.agent.t1())
 	defer cancel()
 	c.agent.log().Warn("ua: no ACK for our 2xx; ending the call", "call-id", c.dlg.ID().CallID)
-	c.end("no ACK")
+	if !c.end("no ACK") {
+		return
+	}
 	bye := c.dlg.Request("BYE")
-	c.agent.client().Do(ctx, bye)
+	c.do(ctx, bye)
 }
 
 // serveACK takes the ACK for a 2xx we sent (§13.3.1.4), with the answer
@@ -1011,25 +1129,58 @@ func (a *Agent) serveInDialog(ctx context.Context, tx *stack.Tx, req *sip.Messag
 // outstanding, 500 with Retry-After while the last one awaits its ACK,
 // else an answer to its offer (or an offer of ours when it has none).
 func (c *Call) serveReinvite(tx *stack.Tx, req *sip.Message) {
+	cseq, _ := req.CSeq()
+	c.mu.Lock()
+	p := c.ack
+	c.mu.Unlock()
+	if p != nil && cseq.Seq > p.seq {
+		// The peer sent this after the ACK of our last 2xx, which may
+		// still be on its way to us (ACKs and requests are served on
+		// separate goroutines): give it a moment before calling the
+		// offer open (§14.2).
+		t := time.NewTimer(c.agent.t1())
+		select {
+		case <-p.acked:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	c.mu.Lock()
 	switch {
 	case c.offering:
 		c.mu.Unlock()
 		tx.Reply(491, "")
 		return
-	case c.ack != nil:
+	case c.ack != nil || c.answering:
+		// §14.2: our answer to the last offer is not acknowledged yet,
+		// or another INVITE is being answered.
 		c.mu.Unlock()
 		tx.Reply(500, "", sip.NewHeader("Retry-After", strconv.Itoa(rand.IntN(10))))
 		return
 	}
+	c.answering = true
 	dir := sdp.SendRecv
 	if c.localHold {
 		dir = sdp.SendOnly
 	}
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.answering = false
+		c.mu.Unlock()
+	}()
+	se, seParams := sessionExpires(req)
+	if se > 0 && se < c.agent.minSE() {
+		tx.Reply(422, "", sip.NewHeader("Min-SE", strconv.Itoa(int(c.agent.minSE()/time.Second))))
+		return
+	}
+	contact, err := c.agent.contact(tx.Flow(), c.dlg.Secure())
+	if err != nil {
+		tx.Reply(500, "")
+		return
+	}
 	var body []byte
 	var neg sdp.Negotiated
-	var err error
 	if len(req.Body) > 0 {
 		body, neg, err = c.sdpAnswer(req.Body, dir)
 		if err != nil {
@@ -1040,38 +1191,41 @@ func (c *Call) serveReinvite(tx *stack.Tx, req *sip.Message) {
 		tx.Reply(500, "")
 		return
 	}
-	se, seParams := sessionExpires(req)
-	if se > 0 && se < c.agent.minSE() {
-		tx.Reply(422, "", sip.NewHeader("Min-SE", strconv.Itoa(int(c.agent.minSE()/time.Second))))
-		return
-	}
 	res := sip.NewResponse(req, 200, "")
-	contact, err := c.agent.contact(tx.Flow(), c.dlg.Secure())
-	if err != nil {
-		tx.Reply(500, "")
-		return
-	}
 	c.addAnswerHeaders(res, contact, req, se, seParams)
 	res.Add("Content-Type", "application/sdp")
 	res.Body = body
-	cseq, _ := req.CSeq()
-	p := &pendingACK{seq: cseq.Seq, offerless: len(req.Body) == 0, acked: make(chan struct{})}
+	np := &pendingACK{seq: cseq.Seq, offerless: len(req.Body) == 0, acked: make(chan struct{})}
 	c.mu.Lock()
-	c.ack = p
+	c.ack = np
 	c.mu.Unlock()
 	if err := tx.Respond(res); err != nil {
+		c.mu.Lock()
+		if c.ack == np {
+			c.ack = nil
+		}
+		c.mu.Unlock()
 		return
 	}
 	if len(req.Body) > 0 {
 		c.apply(neg)
 	}
 	c.sessionTimer(req, res, false)
-	go c.awaitACK(p)
+	go c.awaitACK(np)
 }
 
 // serveUpdate answers an UPDATE (RFC 3311): a session refresh (RFC 4028
 // §9) or a new offer.
 func (c *Call) serveUpdate(tx *stack.Tx, req *sip.Message) {
+	if len(req.Body) > 0 {
+		c.mu.Lock()
+		offering := c.offering
+		c.mu.Unlock()
+		if offering {
+			tx.Reply(491, "") // RFC 3311 §5.2: our own offer is open
+			return
+		}
+	}
 	se, seParams := sessionExpires(req)
 	if se > 0 && se < c.agent.minSE() {
 		tx.Reply(422, "", sip.NewHeader("Min-SE", strconv.Itoa(int(c.agent.minSE()/time.Second))))

@@ -115,7 +115,7 @@ func (p *phoneFlags) start(target sip.URI, stderr io.Writer) (*phone, error) {
 		}
 		tl.TLSConfig = tc
 	}
-	srv := &stack.Server{Transport: tl, Logger: logger}
+	srv := &stack.Server{Transport: tl, Logger: logger, Policy: sip.Policy{Role: sip.RoleUAS, Extensions: ua.Extensions()}}
 	a := &ua.Agent{Server: srv, AOR: aor, Display: p.display, Username: p.user, Password: p.password,
 		Proxy: proxy, Transport: tr, SRTP: p.srtp, Logger: logger}
 	srv.Handler = a
@@ -180,9 +180,13 @@ func (p *phone) stop() {
 	p.srv.Shutdown(ctx)
 }
 
-// signalContext is cancelled on SIGINT or SIGTERM.
+// signalContext is cancelled on SIGINT or SIGTERM; the signals then go
+// back to their default, so a second Ctrl-C ends the process at once
+// while the first one's CANCEL or BYE is under way.
 func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx, stop
 }
 
 // fail prints err as one line and returns the exit status: 2 for bad
@@ -227,38 +231,49 @@ func registerCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signalContext()
 	defer stop()
 	r := ph.agent.Registrar(target)
-	report := func(reg ua.Registration, err error) {
-		switch {
-		case err != nil:
-			fmt.Fprintf(stdout, "register failed: %v\n", err)
-		case reg.Response.StatusCode/100 == 2:
-			fmt.Fprintf(stdout, "registered %s at %s for %ds\n", ph.agent.AOR.String(), reg.Contact.String(), int(reg.Expires/time.Second))
-		default:
-			fmt.Fprintf(stdout, "register refused: %d %s\n", reg.Response.StatusCode, reg.Response.Reason)
-		}
-	}
+	report := registrationPrinter(stdout, stderr, nil, ph.agent.AOR)
 	if *once {
 		rctx, cancel := context.WithTimeout(ctx, *timeout)
 		defer cancel()
 		reg, err := r.Register(rctx, *expires)
-		if err != nil {
-			return fail(stderr, "register", err)
-		}
-		report(reg, nil)
-		if reg.Response.StatusCode/100 != 2 {
+		report(reg, err)
+		if err != nil || reg.Response.StatusCode/100 != 2 {
 			return 1
 		}
 		return 0
 	}
-	if err := r.Keep(ctx, *expires, report); err != nil {
-		var se *ua.StatusError
-		if !errors.As(err, &se) {
-			fmt.Fprintf(stderr, "switchboard register: %v\n", err)
+	first := true
+	err = r.Keep(ctx, *expires, func(reg ua.Registration, err error) {
+		first = false
+		report(reg, err)
+	})
+	if err != nil {
+		if !first { // the first REGISTER's failure is reported already
+			fmt.Fprintf(stderr, "switchboard register: unregistering: %v\n", err)
 		}
 		return 1
 	}
 	fmt.Fprintln(stdout, "unregistered")
 	return 0
+}
+
+// registrationPrinter reports each REGISTER: a success on out, a failure
+// or refusal as one line on errOut. mu, when set, serialises the output.
+func registrationPrinter(out, errOut io.Writer, mu *sync.Mutex, aor sip.URI) func(ua.Registration, error) {
+	return func(reg ua.Registration, err error) {
+		if mu != nil {
+			mu.Lock()
+			defer mu.Unlock()
+		}
+		switch {
+		case err != nil:
+			fmt.Fprintf(errOut, "switchboard: register failed: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		case reg.Response.StatusCode/100 == 2:
+			fmt.Fprintf(out, "registered %s at %s for %ds\n", aor.String(), reg.Contact.String(), int(reg.Expires/time.Second))
+		default:
+			fmt.Fprintf(errOut, "switchboard: register refused: %d %s\n", reg.Response.StatusCode, reg.Response.Reason)
+		}
+	}
 }
 
 // messageCmd sends one MESSAGE (RFC 3428). Exit status: 0 on 2xx, 1 on
@@ -473,7 +488,8 @@ func callCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cancel()
 	switch {
 	case err != nil && ctx.Err() != nil:
-		fmt.Fprintln(stdout, "call cancelled (CANCEL sent)")
+		// §9.1: the CANCEL goes once the callee has answered 1xx.
+		fmt.Fprintln(stdout, "call cancelled")
 		return 1
 	case timedOut:
 		fmt.Fprintf(stdout, "call failed: no answer within %s (CANCEL sent)\n", *timeout)
@@ -518,15 +534,17 @@ func callCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	hctx, hcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer hcancel()
+	code := 0
 	if err := call.Hangup(hctx); err != nil {
 		fmt.Fprintf(stderr, "switchboard call: %v\n", err)
+		code = 1
 	}
 	_, reason := call.Ended()
 	mu.Lock()
 	fmt.Fprintf(stdout, "call ended: %s after %.1f s\n", reason, call.Duration().Seconds())
 	summary(stdout, "", call)
 	mu.Unlock()
-	return 0
+	return code
 }
 
 // answerCmd answers calls until interrupted or -calls calls have ended.
@@ -595,6 +613,10 @@ func answerCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "incoming call from %s\n", from.String())
 		if *busy {
 			fmt.Fprintln(stdout, "refused: 486 Busy Here")
+			select { // a refused call counts toward -calls
+			case ended <- struct{}{}:
+			default:
+			}
 			return 486, ua.CallOptions{}
 		}
 		n++
@@ -662,17 +684,9 @@ func answerCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		regDone = make(chan error, 1)
 		var once sync.Once
 		go func() {
+			show := registrationPrinter(stdout, stderr, &mu, a.AOR)
 			regDone <- r.Keep(ctx, *expires, func(reg ua.Registration, err error) {
-				mu.Lock()
-				switch {
-				case err != nil:
-					fmt.Fprintf(stdout, "register failed: %v\n", err)
-				case reg.Response.StatusCode/100 == 2:
-					fmt.Fprintf(stdout, "registered %s at %s for %ds\n", a.AOR.String(), reg.Contact.String(), int(reg.Expires/time.Second))
-				default:
-					fmt.Fprintf(stdout, "register refused: %d %s\n", reg.Response.StatusCode, reg.Response.Reason)
-				}
-				mu.Unlock()
+				show(reg, err)
 				once.Do(func() {
 					if err == nil && reg.Response.StatusCode/100 != 2 {
 						err = &ua.StatusError{Code: reg.Response.StatusCode, Reason: reg.Response.Reason}

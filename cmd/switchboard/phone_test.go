@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,24 @@ func startPhone(t *testing.T, args ...string) *phoneProc {
 	t.Helper()
 	p := &phoneProc{done: make(chan struct{})}
 	p.cmd = exec.Command(binary(t), args...)
+	return p.start(t, args)
+}
+
+// startPhoneStdin is startPhone with a pipe to the command's standard
+// input, for its operator commands (hold, resume, dtmf, bye).
+func startPhoneStdin(t *testing.T, args ...string) (*phoneProc, io.WriteCloser) {
+	t.Helper()
+	p := &phoneProc{done: make(chan struct{})}
+	p.cmd = exec.Command(binary(t), args...)
+	in, err := p.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.start(t, args), in
+}
+
+func (p *phoneProc) start(t *testing.T, args []string) *phoneProc {
+	t.Helper()
 	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{p}, lockedWriter{p}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -291,7 +310,7 @@ func TestPhoneInterrupt(t *testing.T) {
 	if code := alice.exit(t, 15*time.Second); code != 1 {
 		t.Errorf("cancelled call exited %d, want 1", code)
 	}
-	if !strings.Contains(alice.output(), "call cancelled (CANCEL sent)") {
+	if !strings.Contains(alice.output(), "call cancelled") {
 		t.Errorf("no cancel report:\n%s", alice.output())
 	}
 	time.Sleep(4 * time.Second) // past bob's ring time: the call must not be answered
@@ -316,5 +335,46 @@ func TestPhoneInterrupt(t *testing.T) {
 	}
 	if !strings.Contains(bob.output(), "unregistered") {
 		t.Errorf("bob did not unregister:\n%s", bob.output())
+	}
+}
+
+// TestPhoneHold is issue 6's fourth check on the command line: the caller
+// holds and resumes with re-INVITEs, the callee hangs up; each side
+// prints the state it is in (held by us / held by peer / resumed) and the
+// call ends on both with the right reason.
+func TestPhoneHold(t *testing.T) {
+	srv, _ := phoneServer(t)
+	proxy := "sip:" + srv.addr("udp")
+	bob, bobIn := startPhoneStdin(t, "answer", "-user", "bob", "-password", "pw-bob", "-from", "sip:bob@example.com", "-calls", "1", "-proxy", proxy, "sip:example.com")
+	bob.wait(t, "bob's registration", regexp.MustCompile(`registered sip:bob@example.com`))
+	alice, aliceIn := startPhoneStdin(t, "call", "-user", "alice", "-password", "pw-alice", "-from", "sip:alice@example.com", "-proxy", proxy, "-duration", "0", "sip:bob@example.com")
+	alice.wait(t, "the answer", regexp.MustCompile(`answered: 200 OK`))
+	bob.wait(t, "bob's answer", regexp.MustCompile(`call 1: answered`))
+
+	fmt.Fprintln(aliceIn, "hold")
+	alice.wait(t, "alice's hold", regexp.MustCompile(`hold: held by us\n`))
+	alice.wait(t, "the hold's completion", regexp.MustCompile(`hold: done\n`))
+	bob.wait(t, "bob seeing the hold", regexp.MustCompile(`call 1: hold: held by peer\n`))
+
+	fmt.Fprintln(aliceIn, "resume")
+	alice.wait(t, "alice's resume", regexp.MustCompile(`hold: off \(resumed\)\n`))
+	bob.wait(t, "bob seeing the resume", regexp.MustCompile(`call 1: hold: off \(resumed\)\n`))
+
+	// bob holds too, then hangs up.
+	fmt.Fprintln(bobIn, "hold")
+	bob.wait(t, "bob's hold", regexp.MustCompile(`call 1: hold: held by us\n`))
+	alice.wait(t, "alice seeing bob's hold", regexp.MustCompile(`hold: held by peer\n`))
+	fmt.Fprintln(bobIn, "bye")
+	if code := alice.exit(t, 15*time.Second); code != 0 {
+		t.Errorf("call exited %d", code)
+	}
+	if code := bob.exit(t, 15*time.Second); code != 0 {
+		t.Errorf("answer exited %d", code)
+	}
+	if !strings.Contains(alice.output(), "call ended: BYE received") {
+		t.Errorf("alice's call did not end on bob's BYE:\n%s", alice.output())
+	}
+	if !strings.Contains(bob.output(), "call 1: ended: BYE sent") {
+		t.Errorf("bob's call did not end with its BYE:\n%s", bob.output())
 	}
 }
