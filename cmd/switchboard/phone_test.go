@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	le "encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -376,5 +378,106 @@ func TestPhoneHold(t *testing.T) {
 	}
 	if !strings.Contains(bob.output(), "call 1: ended: BYE sent") {
 		t.Errorf("bob's call did not end with its BYE:\n%s", bob.output())
+	}
+}
+
+// writeTone16k writes seconds of a tone as a 16 kHz mono 16-bit WAV file,
+// which the softphone resamples to 8 kHz.
+func writeTone16k(t *testing.T, path string, freq float64, seconds int) {
+	t.Helper()
+	const rate = 16000
+	n := rate * seconds
+	b := make([]byte, 44+2*n)
+	copy(b, "RIFF")
+	le.LittleEndian.PutUint32(b[4:], uint32(36+2*n))
+	copy(b[8:], "WAVEfmt ")
+	le.LittleEndian.PutUint32(b[16:], 16)
+	le.LittleEndian.PutUint16(b[20:], 1)
+	le.LittleEndian.PutUint16(b[22:], 1)
+	le.LittleEndian.PutUint32(b[24:], rate)
+	le.LittleEndian.PutUint32(b[28:], 2*rate)
+	le.LittleEndian.PutUint16(b[32:], 2)
+	le.LittleEndian.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	le.LittleEndian.PutUint32(b[40:], uint32(2*n))
+	for i := range n {
+		v := int16(8000 * math.Sin(2*math.Pi*freq*float64(i)/rate))
+		le.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPhoneEcho: `answer -echo` without a registrar, called directly (no
+// proxy, the URI's address) twice; each caller plays a 16 kHz file and
+// hears its own tone back, and the callee keeps one recording per call.
+func TestPhoneEcho(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	bob := startPhone(t, "answer", "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-echo", "-record", filepath.Join(dir, "bob.wav"), "-calls", "2")
+	bob.wait(t, "the listener", regexp.MustCompile(`listening on udp 127\.0\.0\.1:\d+`))
+	for i, freq := range []float64{440, 660} {
+		tone := filepath.Join(dir, fmt.Sprintf("%.0f.wav", freq))
+		writeTone16k(t, tone, freq, 5)
+		rec := filepath.Join(dir, fmt.Sprintf("alice-%d.wav", i))
+		code, out, errs := runCmd(t, "", "call", "-play", tone, "-record", rec, "-duration", "3s", fmt.Sprintf("sip:bob@127.0.0.1:%d", port))
+		if code != 0 {
+			t.Fatalf("call %d exited %d:\n%s%s", i+1, code, out, errs)
+		}
+		// What came back is our tone after the callee's jitter buffer
+		// and ours: every frame the callee sent back, less the first
+		// ones it sent before our audio reached it.
+		checkTone(t, rec, freq, receivedPackets(t, out)-10)
+	}
+	if code := bob.exit(t, 15*time.Second); code != 0 {
+		t.Fatalf("answer exited %d after two calls", code)
+	}
+	checkTone(t, filepath.Join(dir, "bob.wav"), 440, 140)
+	checkTone(t, filepath.Join(dir, "bob-2.wav"), 660, 140)
+}
+
+// TestPhoneRegisterMessage: `register -once` leaves a binding; `register`
+// keeps one until interrupted and then removes it; a wrong password is
+// one line and exit 1; `message` reaches a registered `answer` through the
+// proxy, which prints it.
+func TestPhoneRegisterMessage(t *testing.T) {
+	srv, data := phoneServer(t)
+	proxy := "sip:" + srv.addr("udp")
+	code, out, errs := runCmd(t, "", "register", "-once", "-user", "carol", "-password", "pw-carol", "-proxy", proxy, "sip:example.com")
+	if code != 0 || !strings.HasPrefix(out, "registered sip:carol@example.com at sip:carol@127.0.0.1:") {
+		t.Fatalf("register -once: exit %d\n%s%s", code, out, errs)
+	}
+	if bindings(t, data)["sip:carol@example.com"] == nil {
+		t.Error("no binding for carol after register -once")
+	}
+	code, out, errs = runCmd(t, "", "register", "-once", "-user", "carol", "-password", "wrong", "-proxy", proxy, "sip:example.com")
+	if code != 1 || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "register refused: 401") {
+		t.Errorf("wrong password: exit %d, stdout %q, stderr %q; want 1 and one line saying 401", code, out, errs)
+	}
+
+	alice := startPhone(t, "register", "-user", "alice", "-password", "pw-alice", "-proxy", proxy, "sip:example.com")
+	alice.wait(t, "alice's registration", regexp.MustCompile(`registered sip:alice@example.com`))
+	if bindings(t, data)["sip:alice@example.com"] == nil {
+		t.Error("no binding for alice while register runs")
+	}
+	alice.cmd.Process.Signal(syscall.SIGINT)
+	if code := alice.exit(t, 15*time.Second); code != 0 || !strings.Contains(alice.output(), "unregistered") {
+		t.Errorf("register after SIGINT: exit %d:\n%s", code, alice.output())
+	}
+	if bindings(t, data)["sip:alice@example.com"] != nil {
+		t.Error("alice's binding is still there after register stopped")
+	}
+
+	bob := startPhone(t, "answer", "-user", "bob", "-password", "pw-bob", "-proxy", proxy, "sip:example.com")
+	bob.wait(t, "bob's registration", regexp.MustCompile(`registered sip:bob@example.com`))
+	code, out, errs = runCmd(t, "", "message", "-user", "alice", "-password", "pw-alice", "-proxy", proxy, "sip:bob@example.com", "hello bob")
+	if code != 0 || strings.TrimSpace(out) != "200 OK" {
+		t.Fatalf("message: exit %d\n%s%s", code, out, errs)
+	}
+	bob.wait(t, "the message", regexp.MustCompile(`message from sip:alice@example.com \(text/plain\): hello bob\n`))
+	code, out, _ = runCmd(t, "", "message", "-user", "alice", "-password", "pw-alice", "-proxy", proxy, "sip:nobody@example.com", "hi")
+	if code != 1 || !strings.HasPrefix(out, "404 ") {
+		t.Errorf("message to nobody: exit %d, %q; want 1 and 404", code, out)
 	}
 }
