@@ -108,7 +108,7 @@ func NewUAC(req, res *sip.Message) (*Dialog, error) {
 		d.routes = append(d.routes, rr)
 	}
 	slices.Reverse(d.routes)
-	if t, ok := contactURI(res); ok {
+	if t, ok := ContactURI(res); ok {
 		d.target = t
 	} else if res.StatusCode/100 == 2 {
 		return nil, errors.New("dialog: the 2xx has no Contact")
@@ -154,7 +154,7 @@ func NewUAS(req *sip.Message, localTag string) (*Dialog, error) {
 		}
 		d.routes = append(d.routes, rr)
 	}
-	t, ok := contactURI(req)
+	t, ok := ContactURI(req)
 	if !ok {
 		return nil, errors.New("dialog: the request has no Contact")
 	}
@@ -162,7 +162,9 @@ func NewUAS(req *sip.Message, localTag string) (*Dialog, error) {
 	return d, nil
 }
 
-func contactURI(m *sip.Message) (sip.URI, bool) {
+// ContactURI returns the URI of m's first Contact, false when m has
+// none or it does not parse.
+func ContactURI(m *sip.Message) (sip.URI, bool) {
 	for c, err := range m.Contacts() {
 		if err != nil {
 			return sip.URI{}, false
@@ -272,7 +274,7 @@ func (d *Dialog) Receive(req *sip.Message) error {
 		d.remoteSeq, d.remoteSeqSet = cseq.Seq, true
 	}
 	if isTargetRefresh(req.Method) {
-		if t, ok := contactURI(req); ok {
+		if t, ok := ContactURI(req); ok {
 			d.target = t
 		}
 	}
@@ -286,7 +288,7 @@ func (d *Dialog) Refresh(res *sip.Message) {
 	if err != nil || !isTargetRefresh(cseq.Method) || res.StatusCode/100 != 2 {
 		return
 	}
-	if t, ok := contactURI(res); ok {
+	if t, ok := ContactURI(res); ok {
 		d.mu.Lock()
 		d.target = t
 		d.mu.Unlock()

@@ -20,6 +20,19 @@ func (c *countSink) WriteFrame(f []int16) {
 	}
 }
 
+// benchKeys returns the two SRTP keys of a benchmark call, nil without
+// SRTP.
+func benchKeys(srtp bool) (k1, k2 []byte) {
+	if !srtp {
+		return nil, nil
+	}
+	k1, k2 = make([]byte, SRTPKeyLen), make([]byte, SRTPKeyLen)
+	for i := range k1 {
+		k1[i], k2[i] = byte(i), byte(100+i)
+	}
+	return k1, k2
+}
+
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -43,13 +56,7 @@ func BenchmarkCallMinute(b *testing.B) {
 	}{{"pcmu", false}, {"srtp", true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			ea, eb := newEndpoint(b), newEndpoint(b)
-			var k1, k2 []byte
-			if tc.srtp {
-				k1, k2 = make([]byte, SRTPKeyLen), make([]byte, SRTPKeyLen)
-				for i := range k1 {
-					k1[i], k2[i] = byte(i), byte(100+i)
-				}
-			}
+			k1, k2 := benchKeys(tc.srtp)
 			sinkA, sinkB := &countSink{}, &countSink{}
 			tone := Tone(440, 8000, SampleRate, time.Second)
 			a, err := newSession(Config{Conn: ea.rtp, Remote: eb.addr(), Codec: PCMU, SendKey: k1, RecvKey: k2,
@@ -132,13 +139,7 @@ func BenchmarkCallRealtime(b *testing.B) {
 			var sessions []*Session
 			for range calls {
 				ea, eb := newEndpoint(b), newEndpoint(b)
-				var k1, k2 []byte
-				if tc.srtp {
-					k1, k2 = make([]byte, SRTPKeyLen), make([]byte, SRTPKeyLen)
-					for i := range k1 {
-						k1[i], k2[i] = byte(i), byte(100+i)
-					}
-				}
+				k1, k2 := benchKeys(tc.srtp)
 				for _, side := range []struct {
 					e, peer    endpoint
 					send, recv []byte

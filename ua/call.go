@@ -857,7 +857,7 @@ func (a *Agent) serveInvite(ctx context.Context, tx *stack.Tx, req *sip.Message)
 		tx.Reply(400, "Missing From tag")
 		return
 	}
-	if _, ok := contactURI(req); !ok {
+	if _, ok := dialog.ContactURI(req); !ok {
 		tx.Reply(400, "Missing Contact")
 		return
 	}
@@ -1281,16 +1281,6 @@ func (c *Call) serveInfo(tx *stack.Tx, req *sip.Message) {
 			c.opts.OnDTMF(rune(strings.ToUpper(v)[0]))
 		}
 	}
-}
-
-func contactURI(m *sip.Message) (sip.URI, bool) {
-	for c, err := range m.Contacts() {
-		if err != nil {
-			return sip.URI{}, false
-		}
-		return c.URI, true
-	}
-	return sip.URI{}, false
 }
 
 func (c *Call) sdpOffer(dir sdp.Direction) ([]byte, error) {

@@ -327,7 +327,13 @@ func (ph *baresipPhone) waitOutput(t *testing.T, what string, re *regexp.Regexp)
 // 16-bit mono PCM, what baresip's aufile plays without resampling.
 func writeTone(t *testing.T, path string, freq float64, seconds int) {
 	t.Helper()
-	const rate = 8000
+	writeToneAt(t, path, freq, seconds, 8000)
+}
+
+// writeToneAt writes seconds of a sine tone at freq Hz as a 16-bit mono
+// PCM WAV file sampled at rate Hz.
+func writeToneAt(t *testing.T, path string, freq float64, seconds, rate int) {
+	t.Helper()
 	n := rate * seconds
 	b := make([]byte, 44+2*n)
 	copy(b, "RIFF")
@@ -336,14 +342,14 @@ func writeTone(t *testing.T, path string, freq float64, seconds int) {
 	le.LittleEndian.PutUint32(b[16:], 16)
 	le.LittleEndian.PutUint16(b[20:], 1) // PCM
 	le.LittleEndian.PutUint16(b[22:], 1) // mono
-	le.LittleEndian.PutUint32(b[24:], rate)
-	le.LittleEndian.PutUint32(b[28:], 2*rate)
+	le.LittleEndian.PutUint32(b[24:], uint32(rate))
+	le.LittleEndian.PutUint32(b[28:], uint32(2*rate))
 	le.LittleEndian.PutUint16(b[32:], 2)
 	le.LittleEndian.PutUint16(b[34:], 16)
 	copy(b[36:], "data")
 	le.LittleEndian.PutUint32(b[40:], uint32(2*n))
 	for i := range n {
-		v := int16(8000 * math.Sin(2*math.Pi*freq*float64(i)/rate))
+		v := int16(8000 * math.Sin(2*math.Pi*freq*float64(i)/float64(rate)))
 		le.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {

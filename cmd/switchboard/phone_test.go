@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	le "encoding/binary"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -381,34 +379,6 @@ func TestPhoneHold(t *testing.T) {
 	}
 }
 
-// writeTone16k writes seconds of a tone as a 16 kHz mono 16-bit WAV file,
-// which the softphone resamples to 8 kHz.
-func writeTone16k(t *testing.T, path string, freq float64, seconds int) {
-	t.Helper()
-	const rate = 16000
-	n := rate * seconds
-	b := make([]byte, 44+2*n)
-	copy(b, "RIFF")
-	le.LittleEndian.PutUint32(b[4:], uint32(36+2*n))
-	copy(b[8:], "WAVEfmt ")
-	le.LittleEndian.PutUint32(b[16:], 16)
-	le.LittleEndian.PutUint16(b[20:], 1)
-	le.LittleEndian.PutUint16(b[22:], 1)
-	le.LittleEndian.PutUint32(b[24:], rate)
-	le.LittleEndian.PutUint32(b[28:], 2*rate)
-	le.LittleEndian.PutUint16(b[32:], 2)
-	le.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	le.LittleEndian.PutUint32(b[40:], uint32(2*n))
-	for i := range n {
-		v := int16(8000 * math.Sin(2*math.Pi*freq*float64(i)/rate))
-		le.LittleEndian.PutUint16(b[44+2*i:], uint16(v))
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestPhoneEcho: `answer -echo` without a registrar, called directly (no
 // proxy, the URI's address) twice; each caller plays a 16 kHz file and
 // hears its own tone back, and the callee keeps one recording per call.
@@ -419,7 +389,7 @@ func TestPhoneEcho(t *testing.T) {
 	bob.wait(t, "the listener", regexp.MustCompile(`listening on udp 127\.0\.0\.1:\d+`))
 	for i, freq := range []float64{440, 660} {
 		tone := filepath.Join(dir, fmt.Sprintf("%.0f.wav", freq))
-		writeTone16k(t, tone, freq, 5)
+		writeToneAt(t, tone, freq, 5, 16000)
 		rec := filepath.Join(dir, fmt.Sprintf("alice-%d.wav", i))
 		code, out, errs := runCmd(t, "", "call", "-play", tone, "-record", rec, "-duration", "3s", fmt.Sprintf("sip:bob@127.0.0.1:%d", port))
 		if code != 0 {
