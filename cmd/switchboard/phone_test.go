@@ -380,8 +380,9 @@ func TestPhoneHold(t *testing.T) {
 }
 
 // TestPhoneEcho: `answer -echo` without a registrar, called directly (no
-// proxy, the URI's address) twice; each caller plays a 16 kHz file and
-// hears its own tone back, and the callee keeps one recording per call.
+// proxy, the URI's address) twice, the second time with -srtp; each
+// caller plays a 16 kHz file and hears its own tone back, and the callee
+// keeps one recording per call.
 func TestPhoneEcho(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
@@ -391,9 +392,17 @@ func TestPhoneEcho(t *testing.T) {
 		tone := filepath.Join(dir, fmt.Sprintf("%.0f.wav", freq))
 		writeToneAt(t, tone, freq, 5, 16000)
 		rec := filepath.Join(dir, fmt.Sprintf("alice-%d.wav", i))
-		code, out, errs := runCmd(t, "", "call", "-play", tone, "-record", rec, "-duration", "3s", fmt.Sprintf("sip:bob@127.0.0.1:%d", port))
+		args := []string{"call", "-play", tone, "-record", rec, "-duration", "3s"}
+		srtp := "no"
+		if i == 1 {
+			args, srtp = append(args, "-srtp"), "yes" // RTP/SAVP offered over UDP; answer takes it
+		}
+		code, out, errs := runCmd(t, "", append(args, fmt.Sprintf("sip:bob@127.0.0.1:%d", port))...)
 		if code != 0 {
 			t.Fatalf("call %d exited %d:\n%s%s", i+1, code, out, errs)
+		}
+		if m := summaryLine.FindStringSubmatch(out); m == nil || m[2] != srtp {
+			t.Errorf("call %d summary %v; want srtp %s", i+1, m, srtp)
 		}
 		// What came back is our tone after the callee's jitter buffer
 		// and ours: every frame the callee sent back, less the first
