@@ -1,6 +1,9 @@
 package media
 
 import (
+	"fmt"
+	"net"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -122,60 +125,115 @@ func BenchmarkCallMinute(b *testing.B) {
 }
 
 // BenchmarkCallRealtime runs calls as they run in a user agent: Sessions
-// started with Start on their real 20 ms clocks, RTCP included, ten calls
-// (twenty Sessions, both ends of each) at once on loopback. Each
+// started with Start on their real 20 ms clocks, RTCP included, one call
+// or ten at once (two Sessions per call, both ends) on loopback. Each
 // iteration is 20 ms of wall-clock time; cpu-s/call-min is the process
 // CPU spent per minute of one call, both ends counted, goroutine
 // wake-ups and timers included, which BenchmarkCallMinute leaves out.
+// "floor" is the same wall-clock loop around a bare call: per end one
+// goroutine on a 20 ms ticker sending 172-byte datagrams and one reading
+// them, no RTP, codec or jitter buffer: what the wake-ups alone cost.
 func BenchmarkCallRealtime(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		srtp bool
-	}{{"pcmu", false}, {"srtp", true}} {
-		b.Run(tc.name, func(b *testing.B) {
-			const calls = 10
-			tone := Tone(440, 8000, SampleRate, time.Second)
-			sinks := make([]*countSink, 0, 2*calls)
-			var sessions []*Session
-			for range calls {
-				ea, eb := newEndpoint(b), newEndpoint(b)
-				k1, k2 := benchKeys(tc.srtp)
-				for _, side := range []struct {
-					e, peer    endpoint
-					send, recv []byte
-				}{{ea, eb, k1, k2}, {eb, ea, k2, k1}} {
-					sink := &countSink{}
-					s, err := Start(Config{Conn: side.e.rtp, RTCPConn: side.e.rtcp, Remote: side.peer.addr(),
-						RemoteRTCP: side.peer.rtcpAddr(), Codec: PCMU, SendKey: side.send, RecvKey: side.recv,
-						Source: NewFileSource(tone, true), Sink: sink})
-					if err != nil {
-						b.Fatal(err)
+	b.Run("floor", func(b *testing.B) {
+		ea, eb := newEndpoint(b), newEndpoint(b)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, p := range [][2]endpoint{{ea, eb}, {eb, ea}} {
+			src, dst := p[0].rtp, p[1].addr()
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				pkt := make([]byte, 172)
+				t := time.NewTicker(frameDuration)
+				defer t.Stop()
+				for {
+					select {
+					case <-t.C:
+						src.WriteToUDPAddrPort(pkt, dst)
+					case <-stop:
+						return
 					}
-					sessions = append(sessions, s)
-					sinks = append(sinks, sink)
-				}
-			}
-			defer func() {
-				for _, s := range sessions {
-					s.Close()
 				}
 			}()
-			time.Sleep(200 * time.Millisecond) // past the jitter buffers' fill
-			b.ReportAllocs()
-			b.ResetTimer()
-			cpu0, start := cpuTime(), time.Now()
-			for i := 1; i <= b.N; i++ {
-				time.Sleep(time.Until(start.Add(time.Duration(i) * frameDuration)))
-			}
-			cpu := cpuTime() - cpu0
-			elapsed := time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(cpu.Seconds()/(calls*elapsed.Minutes()), "cpu-s/call-min")
-			for i, s := range sessions {
-				if st := s.Stats(); st.PacketsReceived == 0 || sinks[i].voiced == 0 {
-					b.Fatalf("session %d received %d packets and played %d frames with audio", i, st.PacketsReceived, sinks[i].voiced)
+			go func(c *net.UDPConn) {
+				defer wg.Done()
+				buf := make([]byte, 1500)
+				for {
+					if _, _, err := c.ReadFromUDPAddrPort(buf); err != nil {
+						return
+					}
 				}
+			}(p[1].rtp)
+		}
+		defer func() {
+			close(stop)
+			for _, e := range []endpoint{ea, eb} {
+				e.rtp.Close()
+				e.rtcp.Close()
 			}
-		})
+			wg.Wait()
+		}()
+		wallClock(b, 1)
+	})
+	for _, calls := range []int{1, 10} {
+		for _, tc := range []struct {
+			name string
+			srtp bool
+		}{{"pcmu", false}, {"srtp", true}} {
+			b.Run(fmt.Sprintf("%s/calls=%d", tc.name, calls), func(b *testing.B) {
+				realtimeCalls(b, calls, tc.srtp)
+			})
+		}
+	}
+}
+
+// wallClock runs b.N iterations of 20 ms of wall-clock time and reports
+// the process CPU per minute of one of calls calls.
+func wallClock(b *testing.B, calls int) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0, start := cpuTime(), time.Now()
+	for i := 1; i <= b.N; i++ {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * frameDuration)))
+	}
+	cpu := cpuTime() - cpu0
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(cpu.Seconds()/(float64(calls)*elapsed.Minutes()), "cpu-s/call-min")
+}
+
+func realtimeCalls(b *testing.B, calls int, srtp bool) {
+	tone := Tone(440, 8000, SampleRate, time.Second)
+	sinks := make([]*countSink, 0, 2*calls)
+	var sessions []*Session
+	for range calls {
+		ea, eb := newEndpoint(b), newEndpoint(b)
+		k1, k2 := benchKeys(srtp)
+		for _, side := range []struct {
+			e, peer    endpoint
+			send, recv []byte
+		}{{ea, eb, k1, k2}, {eb, ea, k2, k1}} {
+			sink := &countSink{}
+			s, err := Start(Config{Conn: side.e.rtp, RTCPConn: side.e.rtcp, Remote: side.peer.addr(),
+				RemoteRTCP: side.peer.rtcpAddr(), Codec: PCMU, SendKey: side.send, RecvKey: side.recv,
+				Source: NewFileSource(tone, true), Sink: sink})
+			if err != nil {
+				b.Fatal(err)
+			}
+			sessions = append(sessions, s)
+			sinks = append(sinks, sink)
+		}
+	}
+	defer func() {
+		for _, s := range sessions {
+			s.Close()
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // past the jitter buffers' fill
+	wallClock(b, calls)
+	for i, s := range sessions {
+		if st := s.Stats(); st.PacketsReceived == 0 || sinks[i].voiced == 0 {
+			b.Fatalf("session %d received %d packets and played %d frames with audio", i, st.PacketsReceived, sinks[i].voiced)
+		}
 	}
 }
