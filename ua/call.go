@@ -76,6 +76,7 @@ type Call struct {
 	lastACK     *sip.Message
 	lastACKFlow stack.Flow
 	reported    [2]bool       // hold state last given to OnHoldChange; guarded by mu
+	mediaOn     bool          // a session has been started; guarded by mu
 	ended       bool          // guarded by mu
 	reason      string        // guarded by mu
 	stats       media.Stats   // final stats once ended; guarded by mu
@@ -182,6 +183,13 @@ func (c *Call) Hangup(ctx context.Context) error {
 	if !c.end("BYE sent") {
 		return nil
 	}
+	if ctx.Err() != nil {
+		// The wait above (or the caller) used ctx up: the BYE still
+		// goes, with a transaction's time of its own.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 64*c.agent.t1())
+		defer cancel()
+	}
 	bye := c.dlg.Request("BYE")
 	bye.Add("User-Agent", userAgent)
 	res, err := c.do(ctx, bye)
@@ -267,6 +275,13 @@ func openRTP(addr netip.Addr) (rtp, rtcp *net.UDPConn, err error) {
 	return nil, nil, fmt.Errorf("ua: no free RTP port pair on %s: %w", addr, err)
 }
 
+// sameMedia reports whether the running session can carry b as it
+// carries a: same codec, telephone-event type and SRTP keys.
+func sameMedia(a, b sdp.Negotiated) bool {
+	return a.Codec.Name == b.Codec.Name && a.DTMF == b.DTMF &&
+		bytes.Equal(a.SendKey, b.SendKey) && bytes.Equal(a.RecvKey, b.RecvKey)
+}
+
 // listenAgain binds the RTP and RTCP ports of rtp again, for a session
 // that replaces the one that had them.
 func listenAgain(rtp netip.AddrPort) (*net.UDPConn, *net.UDPConn, error) {
@@ -295,8 +310,31 @@ func (a *Agent) mediaAddr(local netip.Addr) netip.Addr {
 // on the first, later ones move or hold it.
 func (c *Call) apply(neg sdp.Negotiated) error {
 	c.mu.Lock()
-	first := c.sess == nil
+	if old := c.sess; old != nil && !sameMedia(c.neg, neg) {
+		// A new codec, telephone-event type or SRTP key (a peer that
+		// re-keys in a re-INVITE): a new session on the same ports.
+		// The old one is closed without the lock, since its goroutines
+		// run the caller's Source, Sink and OnDTMF.
+		c.sess = nil
+		c.mu.Unlock()
+		old.Close()
+		rtp, rtcp, err := listenAgain(c.ep.Addr)
+		c.mu.Lock()
+		if err != nil || c.ended {
+			c.mu.Unlock()
+			if err != nil {
+				c.agent.log().Warn("ua: restarting media; hanging up", "err", err)
+				go c.Hangup(context.Background())
+				return err
+			}
+			closeConns(rtp, rtcp)
+			return nil
+		}
+		c.rtp, c.rtcp = rtp, rtcp
+	}
+	first := !c.mediaOn
 	err := c.applyLocked(neg)
+	c.mediaOn = c.mediaOn || c.sess != nil
 	now := [2]bool{c.localHold, c.remoteHold}
 	changed := !first && now != c.reported
 	c.reported = now
@@ -311,26 +349,13 @@ func (c *Call) applyLocked(neg sdp.Negotiated) error {
 	if c.ended {
 		return nil
 	}
-	prev := c.neg
 	c.neg = neg
 	// RFC 3264 §8.4: the peer holds us when it does not take our media.
 	c.remoteHold = !neg.Direction.Sends()
-	if c.sess != nil {
-		if neg.Codec.Name == prev.Codec.Name && neg.DTMF == prev.DTMF &&
-			bytes.Equal(neg.SendKey, prev.SendKey) && bytes.Equal(neg.RecvKey, prev.RecvKey) {
-			c.sess.SetRemote(neg.Remote, neg.RemoteRTCP)
-			c.sess.SetDirection(neg.Direction.Sends(), neg.Direction.Receives())
-			return nil
-		}
-		// A new codec, telephone-event type or SRTP key (a peer that
-		// re-keys in a re-INVITE): a new session on the same ports.
-		c.sess.Close()
-		c.sess = nil
-		rtp, rtcp, err := listenAgain(c.ep.Addr)
-		if err != nil {
-			return err
-		}
-		c.rtp, c.rtcp = rtp, rtcp
+	if c.sess != nil { // the same media (apply restarted it otherwise)
+		c.sess.SetRemote(neg.Remote, neg.RemoteRTCP)
+		c.sess.SetDirection(neg.Direction.Sends(), neg.Direction.Receives())
+		return nil
 	}
 	codec, ok := media.CodecByName(neg.Codec.Name)
 	if !ok {
@@ -611,7 +636,13 @@ func (a *Agent) inviteOnce(ctx context.Context, req *sip.Message, flows []stack.
 	defer t.Stop()
 	select {
 	case res := <-final:
-		if res.StatusCode/100 == 2 {
+		switch {
+		case res.StatusCode/100 != 2:
+		case c.dlg != nil:
+			// A re-INVITE whose 2xx crossed the CANCEL: the session
+			// goes on; ACK it.
+			c.sendACK(context.Background(), req, res)
+		default:
 			c.badAnswer(context.Background(), req, res, "ua: the call was answered as it was cancelled; ending it")
 		}
 	case <-b.Done():
@@ -719,15 +750,19 @@ func (c *Call) reinviteOnce(ctx context.Context, hold bool) (int, time.Duration,
 		if err != nil {
 			return 0, -1, err
 		}
-		if res.StatusCode == 408 || res.StatusCode == 481 {
-			// §12.2.1.2: the dialog is gone.
-			c.end(fmt.Sprintf("re-INVITE answered %d", res.StatusCode))
+		switch res.StatusCode {
+		case 481: // §14.1: the dialog is gone
+			c.end("re-INVITE answered 481")
+		case 408: // §14.1: the UAC terminates the dialog
+			go c.Hangup(context.Background())
 		}
 		retry := time.Duration(-1)
 		if v := res.Get("Retry-After"); v != "" {
-			secs, _, _ := strings.Cut(v, ";")
-			if n, err := strconv.Atoi(strings.TrimSpace(secs)); err == nil && n >= 0 {
-				retry = time.Duration(n) * time.Second
+			// §20.33: delta-seconds, then perhaps a comment and params.
+			if f := strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ';' || r == '(' || r == '\t' }); len(f) > 0 {
+				if n, err := strconv.Atoi(f[0]); err == nil && n >= 0 {
+					retry = time.Duration(n) * time.Second
+				}
 			}
 		}
 		return res.StatusCode, retry, nil
@@ -817,25 +852,7 @@ func (c *Call) sessionTimer(req, res *sip.Message, weAreUAC bool) {
 	}
 	c.interval, c.refresher = interval, weRefresh
 	if weRefresh {
-		c.timer = time.AfterFunc(interval/2, func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 64*c.agent.t1())
-			defer cancel()
-			c.mu.Lock()
-			hold := c.localHold
-			c.mu.Unlock()
-			err := c.reinvite(ctx, hold)
-			var se *StatusError
-			switch {
-			case err == nil:
-			case errors.As(err, &se) && se.Code != 408 && se.Code != 481:
-				// RFC 4028 §10: only a timeout, 408 or 481 ends the
-				// session; another refusal leaves it as it was.
-				c.agent.log().Warn("ua: session refresh refused", "call-id", c.dlg.ID().CallID, "status", se.Code)
-			default:
-				c.agent.log().Warn("ua: session refresh failed; hanging up", "call-id", c.dlg.ID().CallID, "err", err)
-				c.Hangup(ctx)
-			}
-		})
+		c.timer = time.AfterFunc(interval/2, func() { c.refresh(interval / 2) })
 		return
 	}
 	c.timer = time.AfterFunc(interval-min(32*time.Second, interval/3), func() {
@@ -848,6 +865,36 @@ func (c *Call) sessionTimer(req, res *sip.Message, weAreUAC bool) {
 		bye.Add("Reason", `SIP;cause=408;text="Session expired"`)
 		c.do(ctx, bye)
 	})
+}
+
+// refresh sends the session refresh (RFC 4028 §7.4, §10): a re-INVITE
+// restating the interval. Only a timeout, 408 or 481 ends the call; after
+// another refusal it tries again once more, a quarter of the way to the
+// expiry (left is the time until then), after which the peer's own
+// expiry ends the session.
+func (c *Call) refresh(left time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), 64*c.agent.t1())
+	defer cancel()
+	c.mu.Lock()
+	hold := c.localHold
+	c.mu.Unlock()
+	err := c.reinvite(ctx, hold)
+	var se *StatusError
+	switch {
+	case err == nil:
+	case errors.As(err, &se) && se.Code != 408 && se.Code != 481:
+		c.agent.log().Warn("ua: session refresh refused", "call-id", c.dlg.ID().CallID, "status", se.Code)
+		if left > 4*time.Second {
+			c.mu.Lock()
+			if !c.ended {
+				c.timer = time.AfterFunc(left/4, func() { c.refresh(0) })
+			}
+			c.mu.Unlock()
+		}
+	default:
+		c.agent.log().Warn("ua: session refresh failed; hanging up", "call-id", c.dlg.ID().CallID, "err", err)
+		c.Hangup(context.Background())
+	}
 }
 
 // serveInvite answers a new call (§13.3).
@@ -1219,10 +1266,15 @@ func (c *Call) serveReinvite(tx *stack.Tx, req *sip.Message) {
 func (c *Call) serveUpdate(tx *stack.Tx, req *sip.Message) {
 	if len(req.Body) > 0 {
 		c.mu.Lock()
-		offering := c.offering
+		ourOffer := c.offering || (c.ack != nil && c.ack.offerless)
+		theirs := c.answering
 		c.mu.Unlock()
-		if offering {
-			tx.Reply(491, "") // RFC 3311 §5.2: our own offer is open
+		switch {
+		case ourOffer: // RFC 3311 §5.2: our own offer is open
+			tx.Reply(491, "")
+			return
+		case theirs: // an offer of the peer's is being answered
+			tx.Reply(500, "", sip.NewHeader("Retry-After", strconv.Itoa(rand.IntN(10))))
 			return
 		}
 	}

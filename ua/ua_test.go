@@ -511,3 +511,101 @@ func TestMessage(t *testing.T) {
 		t.Errorf("got %q", s)
 	}
 }
+
+// rawLeg is the far end of a call made by hand: its RTP sockets and
+// session, for tests that need a peer doing what ours does not.
+type rawLeg struct {
+	t    *testing.T
+	addr netip.AddrPort
+	sess *media.Session
+}
+
+func (r *rawLeg) start(neg sdp.Negotiated) {
+	r.t.Helper()
+	if r.sess != nil {
+		r.sess.Close()
+	}
+	rtp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(r.addr))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	rtcp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(r.addr.Addr(), r.addr.Port()+1)))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	codec, _ := media.CodecByName(neg.Codec.Name)
+	s, err := media.Start(media.Config{Conn: rtp, RTCPConn: rtcp, Remote: neg.Remote, RemoteRTCP: neg.RemoteRTCP,
+		Codec: codec, SendKey: neg.SendKey, RecvKey: neg.RecvKey, Source: tone(440)})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.sess = s
+	r.t.Cleanup(func() { s.Close() })
+}
+
+// TestRekey: a peer that changes its SRTP key in a re-INVITE (as
+// FreeSWITCH does) keeps being heard: our side starts a new session with
+// the new key on the same ports.
+func TestRekey(t *testing.T) {
+	rec := &recorder{}
+	calls := make(chan *ua.Call, 1)
+	_, bobURI := newAgent(t, "bob", func(a *ua.Agent) {
+		a.OnInvite = func(*sip.Message) (int, ua.CallOptions) { return 200, ua.CallOptions{Sink: rec} }
+		a.OnCall = func(c *ua.Call) { calls <- c }
+	})
+	srv, addr := rawUAC(t, func(ctx context.Context, tx *stack.Tx, req *sip.Message) {
+		if tx != nil {
+			tx.Reply(200, "")
+		}
+	})
+	probe, _ := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	port := probe.LocalAddr().(*net.UDPAddr).Port &^ 1
+	probe.Close()
+	leg := &rawLeg{t: t, addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))}
+	ep := &sdp.Endpoint{Addr: leg.addr, SRTP: true}
+	offer, _ := ep.Offer(sdp.SendRecv)
+	inv := invite(bobURI, addr, string(offer))
+	res := send(t, srv, inv, bobURI)
+	if res.StatusCode != 200 {
+		t.Fatalf("INVITE answered %d", res.StatusCode)
+	}
+	neg, err := ep.Accept(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := dialog.NewUAC(inv, res)
+	bobAddr := stack.Flow{Proto: "UDP", Remote: netip.MustParseAddrPort("127.0.0.1:" + itoa(bobURI.Port))}
+	ack := d.ACK(1)
+	ack.Prepend("Via", "SIP/2.0/UDP invalid;branch="+sip.NewBranch()+";rport")
+	srv.SendStateless(ack, bobAddr)
+	leg.start(neg)
+	bc := <-calls
+	waitFor(t, 3*time.Second, "bob hearing the tone", func() bool { return rec.toneFrames(440) > 25 })
+	firstKey := bc.Negotiated().RecvKey
+
+	// A new endpoint: the same address, a new key.
+	ep2 := &sdp.Endpoint{Addr: leg.addr, SRTP: true}
+	offer2, _ := ep2.Offer(sdp.SendRecv)
+	re := d.Request("INVITE")
+	re.Add("Contact", "<sip:raw@"+addr.String()+">")
+	re.Add("Content-Type", "application/sdp")
+	re.Body = offer2
+	res2 := send(t, srv, re, bobURI)
+	if res2.StatusCode != 200 {
+		t.Fatalf("re-INVITE answered %d", res2.StatusCode)
+	}
+	neg2, err := ep2.Accept(res2.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := re.CSeq()
+	ack2 := d.ACK(cs.Seq)
+	ack2.Prepend("Via", "SIP/2.0/UDP invalid;branch="+sip.NewBranch()+";rport")
+	srv.SendStateless(ack2, bobAddr)
+	leg.start(neg2)
+	if k := bc.Negotiated().RecvKey; string(k) == string(firstKey) || string(k) != string(ep2.Key()) {
+		t.Fatal("bob did not take the new key")
+	}
+	before := rec.toneFrames(440)
+	waitFor(t, 3*time.Second, "bob hearing the tone under the new key", func() bool { return rec.toneFrames(440) > before+25 })
+}

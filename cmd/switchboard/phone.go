@@ -242,13 +242,13 @@ func registerCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	first := true
+	registered := false
 	err = r.Keep(ctx, *expires, func(reg ua.Registration, err error) {
-		first = false
+		registered = registered || (err == nil && reg.Response.StatusCode/100 == 2)
 		report(reg, err)
 	})
 	if err != nil {
-		if !first { // the first REGISTER's failure is reported already
+		if registered { // a failure to register was reported already
 			fmt.Fprintf(stderr, "switchboard register: unregistering: %v\n", err)
 		}
 		return 1
@@ -721,11 +721,15 @@ wait:
 		}
 	}
 	stop()
-	hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	var hung sync.WaitGroup
 	for _, c := range a.Calls() {
-		c.Hangup(hctx)
+		hung.Go(func() {
+			hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c.Hangup(hctx)
+		})
 	}
+	hung.Wait()
 	if regDone != nil {
 		if err := <-regDone; err == nil {
 			mu.Lock()

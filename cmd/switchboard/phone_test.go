@@ -434,6 +434,10 @@ func TestPhoneRegisterMessage(t *testing.T) {
 	if code != 1 || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "register refused: 401") {
 		t.Errorf("wrong password: exit %d, stdout %q, stderr %q; want 1 and one line saying 401", code, out, errs)
 	}
+	code, out, errs = runCmd(t, "", "register", "-user", "carol", "-password", "wrong", "-proxy", proxy, "sip:example.com")
+	if code != 1 || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "register refused: 401") {
+		t.Errorf("wrong password, kept: exit %d, stdout %q, stderr %q; want 1 and one line saying 401", code, out, errs)
+	}
 
 	alice := startPhone(t, "register", "-user", "alice", "-password", "pw-alice", "-proxy", proxy, "sip:example.com")
 	alice.wait(t, "alice's registration", regexp.MustCompile(`registered sip:alice@example.com`))
