@@ -213,6 +213,15 @@ func (d *Dialog) Request(method string) *sip.Message {
 	return d.build(method, seq)
 }
 
+// Next reserves and returns the next local CSeq number, for a request
+// the caller builds itself (one sent again with credentials, §22.2).
+func (d *Dialog) Next() uint32 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.localSeq++
+	return d.localSeq
+}
+
 // Sent tells the dialog that a request went out with CSeq seq (a
 // challenged request sent again with the next number, §22.2): later
 // requests number from above it.

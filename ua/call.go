@@ -239,13 +239,31 @@ func (c *Call) end(reason string) bool {
 // keeps the dialog's CSeq past the one the request went out with: a
 // challenged request is sent again with the next number (§22.2).
 func (c *Call) do(ctx context.Context, req *sip.Message) (*sip.Message, error) {
-	res, err := c.agent.client().Do(ctx, req)
-	if err == nil {
-		if cs, cerr := res.CSeq(); cerr == nil {
-			c.dlg.Sent(cs.Seq)
-		}
+	cli := c.agent.client()
+	cli.Username = "" // the challenge is answered here, numbered by the dialog
+	res, err := cli.Do(ctx, req)
+	if err != nil || (res.StatusCode != 401 && res.StatusCode != 407) || c.agent.Username == "" {
+		return res, err
 	}
-	return res, err
+	retry, aerr := c.agent.client().Authorize(req, res)
+	if aerr != nil {
+		return res, nil
+	}
+	c.renumber(retry)
+	return cli.Do(ctx, retry)
+}
+
+// renumber gives a request of this dialog sent again with credentials
+// the dialog's next CSeq number (§22.2: a new CSeq), so that no other
+// request of the dialog takes it meanwhile.
+func (c *Call) renumber(req *sip.Message) {
+	if c.dlg == nil {
+		return // an initial INVITE: the Client's number (CSeq+1) is the dialog's start
+	}
+	if cs, err := req.CSeq(); err == nil {
+		cs.Seq = c.dlg.Next()
+		req.Set("CSeq", cs.String())
+	}
 }
 
 func closeConns(cs ...*net.UDPConn) {
@@ -556,6 +574,7 @@ func (a *Agent) invite(ctx context.Context, req *sip.Message, flows []stack.Flow
 			if aerr != nil {
 				return res, req, nil
 			}
+			c.renumber(retry)
 			req = retry
 			continue
 		}
@@ -738,11 +757,6 @@ func (c *Call) reinviteOnce(ctx context.Context, hold bool) (int, time.Duration,
 		return 0, -1, err
 	}
 	res, sent, err := c.sendReinvite(ctx, offer)
-	if sent != nil {
-		if cs, cerr := sent.CSeq(); cerr == nil {
-			c.dlg.Sent(cs.Seq) // a challenged re-INVITE went out again with the next number
-		}
-	}
 	if err != nil || res.StatusCode/100 != 2 {
 		c.mu.Lock()
 		c.localHold = prevHold

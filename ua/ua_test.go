@@ -609,3 +609,78 @@ func TestRekey(t *testing.T) {
 	before := rec.toneFrames(440)
 	waitFor(t, 3*time.Second, "bob hearing the tone under the new key", func() bool { return rec.toneFrames(440) > before+25 })
 }
+
+// TestChallengedReinvite: a peer that challenges a re-INVITE gets it again
+// with credentials under a new CSeq (RFC 3261 §22.2), and the BYE after it
+// numbers on from there (a repeated CSeq would be refused 500).
+func TestChallengedReinvite(t *testing.T) {
+	var mu sync.Mutex
+	var seqs []string // method and CSeq of each in-dialog request
+	rtp, _ := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	defer rtp.Close()
+	ep := &sdp.Endpoint{Addr: netip.MustParseAddrPort(rtp.LocalAddr().String())}
+	var peer netip.AddrPort
+	_, addr := rawUAC(t, func(ctx context.Context, tx *stack.Tx, req *sip.Message) {
+		if tx == nil {
+			return
+		}
+		to, _ := req.To()
+		if to.Tag() != "" {
+			mu.Lock()
+			seqs = append(seqs, req.Get("CSeq"))
+			mu.Unlock()
+		}
+		switch {
+		case req.Method == "INVITE" && to.Tag() != "" && req.Get("Authorization") == "":
+			tx.Reply(401, "", sip.NewHeader("WWW-Authenticate", `Digest realm="test", nonce="n1", qop="auth"`))
+		case req.Method == "INVITE":
+			answer, _, err := ep.Answer(req.Body, sdp.SendRecv)
+			if err != nil {
+				tx.Reply(488, "")
+				return
+			}
+			res := sip.NewResponse(req, 200, "")
+			mu.Lock()
+			res.Add("Contact", "<sip:raw@"+peer.String()+">")
+			mu.Unlock()
+			res.Add("Content-Type", "application/sdp")
+			res.Body = answer
+			tx.Respond(res)
+		default:
+			tx.Reply(200, "")
+		}
+	})
+	mu.Lock()
+	peer = addr
+	mu.Unlock()
+	alice, _ := newAgent(t, "alice", func(a *ua.Agent) { a.Username, a.Password = "alice", "pw" })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	target := sip.URI{Scheme: "sip", User: "raw", Host: "127.0.0.1", Port: int(addr.Port())}
+	c, res, err := alice.Call(ctx, target, ua.CallOptions{})
+	if err != nil || c == nil {
+		t.Fatalf("call: %v %v", res, err)
+	}
+	if err := c.Hold(ctx); err != nil {
+		t.Fatalf("hold through a challenge: %v", err)
+	}
+	if err := c.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seqs) != 3 {
+		t.Fatalf("in-dialog requests %q; want re-INVITE, re-INVITE with credentials, BYE", seqs)
+	}
+	var nums [3]int
+	for i, s := range seqs {
+		cs, err := sip.ParseCSeq(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nums[i] = int(cs.Seq)
+	}
+	if !(nums[0] < nums[1] && nums[1] < nums[2]) || !strings.HasSuffix(seqs[2], "BYE") {
+		t.Errorf("CSeqs %q; want each above the last, ending with BYE", seqs)
+	}
+}
