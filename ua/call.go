@@ -341,8 +341,10 @@ func (c *Call) apply(neg sdp.Negotiated) error {
 		if err != nil || c.ended {
 			c.mu.Unlock()
 			if err != nil {
-				c.agent.log().Warn("ua: restarting media; hanging up", "err", err)
-				go c.Hangup(context.Background())
+				if c.dlg != nil {
+					c.agent.log().Warn("ua: restarting media; hanging up", "err", err)
+					go c.Hangup(context.Background())
+				}
 				return err
 			}
 			closeConns(rtp, rtcp)
@@ -449,7 +451,7 @@ func (a *Agent) Call(ctx context.Context, target sip.URI, opts CallOptions) (*Ca
 	c := &Call{agent: a, outgoing: true, owner: true, opts: opts, ep: ep, done: make(chan struct{}), rtp: rtp, rtcp: rtcp}
 	res, sent, err := a.invite(ctx, req, flows, c, opts.OnProgress)
 	if err != nil || res.StatusCode/100 != 2 {
-		closeConns(rtp, rtcp)
+		c.discard()
 		return nil, res, err
 	}
 	if err := c.established(ctx, sent, res); err != nil {
@@ -464,13 +466,24 @@ func (c *Call) established(ctx context.Context, inv, res *sip.Message) error {
 	a := c.agent
 	d, err := dialog.NewUAC(inv, res)
 	if err != nil {
-		closeConns(c.rtp, c.rtcp)
+		c.discard()
 		c.badAnswer(ctx, inv, res, "ua: the 2xx cannot form a dialog: "+err.Error())
 		return err
 	}
 	c.dlg = d
 	c.started = time.Now()
-	neg, nerr := c.sdpAccept(res.Body)
+	c.mu.Lock()
+	early := c.mediaOn
+	c.mediaOn = false // hold changes are reported from the answer on
+	earlyNeg := c.neg
+	c.mu.Unlock()
+	var neg sdp.Negotiated
+	var nerr error
+	if len(res.Body) == 0 && early {
+		neg = earlyNeg // the answer came in the 18x (§13.2.1) and the 2xx left it out
+	} else {
+		neg, nerr = c.sdpAccept(res.Body)
+	}
 	c.sendACK(ctx, inv, res)
 	a.add(c)
 	if nerr == nil {
@@ -487,6 +500,38 @@ func (c *Call) established(ctx context.Context, inv, res *sip.Message) error {
 		a.OnCall(c)
 	}
 	return nil
+}
+
+// early plays early media (RFC 3261 §13.2.1, RFC 3960): a provisional
+// response to our INVITE with an SDP answer starts the RTP session before
+// the call is answered, so that ringback tones and announcements ("the
+// number you have dialled …") are heard and recorded. A later 18x or the
+// 2xx with another answer moves or restarts the session.
+func (c *Call) early(res *sip.Message) {
+	if len(res.Body) == 0 || !strings.EqualFold(res.ContentType(), "application/sdp") {
+		return
+	}
+	neg, err := c.sdpAccept(res.Body)
+	if err == nil {
+		err = c.apply(neg)
+	}
+	if err != nil {
+		c.agent.log().Debug("ua: early media not played", "status", res.StatusCode, "err", err)
+	}
+}
+
+// discard stops what a call that never got established holds: an early
+// media session or its sockets.
+func (c *Call) discard() {
+	c.mu.Lock()
+	s, rtp, rtcp := c.sess, c.rtp, c.rtcp
+	c.sess, c.rtp, c.rtcp = nil, nil, nil
+	c.ended, c.reason = true, "not answered"
+	c.mu.Unlock()
+	if s != nil {
+		s.Close()
+	}
+	closeConns(rtp, rtcp)
 }
 
 // badAnswer ACKs and ends a 2xx whose dialog cannot be used.
@@ -585,9 +630,13 @@ func (a *Agent) invite(ctx context.Context, req *sip.Message, flows []stack.Flow
 func (a *Agent) inviteOnce(ctx context.Context, req *sip.Message, flows []stack.Flow, c *Call, onProgress func(*sip.Message)) (*sip.Message, error) {
 	final := make(chan *sip.Message, 1)
 	var mu sync.Mutex
-	firstTag := "" // To tag of the first 2xx; guarded by mu
+	firstTag := ""          // To tag of the first 2xx; guarded by mu
+	initial := c.dlg == nil // not a re-INVITE: 18x answers are early media
 	onResponse := func(res *sip.Message) {
 		if res.StatusCode < 200 {
+			if initial && res.StatusCode > 100 {
+				c.early(res)
+			}
 			if onProgress != nil && res.StatusCode > 100 {
 				onProgress(res)
 			}

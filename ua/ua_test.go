@@ -684,3 +684,82 @@ func TestChallengedReinvite(t *testing.T) {
 		t.Errorf("CSeqs %q; want each above the last, ending with BYE", seqs)
 	}
 }
+
+// TestEarlyMedia: audio a callee sends after a 183 with an SDP answer is
+// heard before the answer (RFC 3261 §13.2.1): an announcement followed by
+// a refusal, and ringback followed by the 200 (whose SDP repeats the
+// 183's), after which the call goes on with the same session.
+func TestEarlyMedia(t *testing.T) {
+	for _, final := range []int{486, 200} {
+		t.Run(itoa(final), func(t *testing.T) {
+			rtpAddr := func() netip.AddrPort {
+				probe, _ := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+				defer probe.Close()
+				return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(probe.LocalAddr().(*net.UDPAddr).Port&^1))
+			}()
+			leg := &rawLeg{t: t, addr: rtpAddr}
+			var peer netip.AddrPort
+			var mu sync.Mutex
+			_, addr := rawUAC(t, func(ctx context.Context, tx *stack.Tx, req *sip.Message) {
+				if tx == nil || req.Method != "INVITE" {
+					if tx != nil {
+						tx.Reply(200, "")
+					}
+					return
+				}
+				ep := &sdp.Endpoint{Addr: rtpAddr}
+				answer, neg, err := ep.Answer(req.Body, sdp.SendRecv)
+				if err != nil {
+					tx.Reply(488, "")
+					return
+				}
+				mu.Lock()
+				contact := "<sip:raw@" + peer.String() + ">"
+				mu.Unlock()
+				progress := sip.NewResponse(req, 183, "")
+				progress.Add("Contact", contact)
+				progress.Add("Content-Type", "application/sdp")
+				progress.Body = answer
+				tx.Respond(progress)
+				leg.start(neg) // the announcement or ringback
+				time.Sleep(1500 * time.Millisecond)
+				res := sip.NewResponse(req, final, "")
+				if final == 200 {
+					res.Add("Contact", contact)
+					res.Add("Content-Type", "application/sdp")
+					res.Body = answer
+				}
+				tx.Respond(res)
+			})
+			mu.Lock()
+			peer = addr
+			mu.Unlock()
+			alice, _ := newAgent(t, "alice")
+			rec := &recorder{}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			target := sip.URI{Scheme: "sip", User: "raw", Host: "127.0.0.1", Port: int(addr.Port())}
+			c, res, err := alice.Call(ctx, target, ua.CallOptions{Sink: rec})
+			if err != nil || res.StatusCode != final {
+				t.Fatalf("call: %v, %v; want %d", res, err, final)
+			}
+			early := rec.toneFrames(440)
+			if early < 40 {
+				t.Errorf("heard 440 Hz in %d frames before the %d; want the 1.5 s of early media", early, final)
+			}
+			if final != 200 {
+				if c != nil {
+					t.Fatal("a call for a 486")
+				}
+				return
+			}
+			waitFor(t, 2*time.Second, "audio after the answer", func() bool { return rec.toneFrames(440) > early+40 })
+			if l, r := c.OnHold(); l || r {
+				t.Errorf("hold state after early media: %v %v", l, r)
+			}
+			if err := c.Hangup(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -470,8 +470,12 @@ func callCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	opts.OnDTMF = dtmfPrinter(stdout, &mu, "")
 	opts.OnHoldChange = holdPrinter(stdout, &mu, "")
 	opts.OnProgress = func(res *sip.Message) {
+		early := ""
+		if len(res.Body) > 0 && strings.EqualFold(res.ContentType(), "application/sdp") {
+			early = " (early media)"
+		}
 		mu.Lock()
-		fmt.Fprintf(stdout, "progress: %d %s\n", res.StatusCode, res.Reason)
+		fmt.Fprintf(stdout, "progress: %d %s%s\n", res.StatusCode, res.Reason, early)
 		mu.Unlock()
 	}
 	ph, err := pf.start(target, stderr)
