@@ -127,6 +127,20 @@ func (c *Client) send(ctx context.Context, req *sip.Message, t resolve.Target) (
 	}
 }
 
+// NextHops returns where req goes, in the order to try (see targets),
+// for a caller that runs its own transactions with Server.Send.
+func (c *Client) NextHops(ctx context.Context, req *sip.Message) ([]Flow, error) {
+	targets, err := c.targets(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	flows := make([]Flow, len(targets))
+	for i, t := range targets {
+		flows[i] = transport.Flow{Proto: t.Transport, Remote: t.Addr, Name: t.ServerName}
+	}
+	return flows, nil
+}
+
 // targets resolves the next hop: the first Route if it is a loose router
 // (§16.12), else the Request-URI, by RFC 3263 (transport/resolve). The
 // Client's Transport applies when the URI names none.

@@ -187,36 +187,33 @@ func (a *Agent) from() sip.Address {
 // outbound proxy as a Route when there is one.
 func (a *Agent) newRequest(method string, target sip.URI) *sip.Message {
 	req := sip.NewRequest(method, target, a.from(), sip.Address{URI: target}, sip.NewCallID(), 1)
-	if a.Proxy != nil {
-		p := *a.Proxy
-		if !p.Params.Has("lr") {
-			p.Params = p.Params.With("lr", "")
-		}
-		req.Add("Route", "<"+p.String()+">")
-	}
+	a.routeToProxy(req)
 	req.Add("User-Agent", userAgent)
 	return req
+}
+
+// routeToProxy adds the outbound proxy, when there is one, as the
+// request's loose Route (RFC 3261 §8.1.2).
+func (a *Agent) routeToProxy(req *sip.Message) {
+	if a.Proxy == nil {
+		return
+	}
+	p := *a.Proxy
+	if !p.Params.Has("lr") {
+		p.Params = p.Params.With("lr", "")
+	}
+	req.Add("Route", "<"+p.String()+">")
 }
 
 // nextHop resolves where req goes (RFC 3261 §8.1.2, RFC 3263): the first
 // Route when it is a loose router, else the Request-URI.
 func (a *Agent) nextHop(ctx context.Context, req *sip.Message) ([]stack.Flow, error) {
-	u := req.RequestURI
-	for r, err := range req.Routes() {
-		if err == nil && r.URI.Params.Has("lr") {
-			u = r.URI
-		}
-		break
-	}
-	if !u.Params.Has("transport") && a.Transport != "" && !(u.IsSecure() && strings.EqualFold(a.Transport, "tls")) {
-		u.Params = u.Params.With("transport", strings.ToLower(a.Transport))
-	}
-	flows, err := a.Server.Resolve(ctx, u)
+	flows, err := a.client().NextHops(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("ua: %s: %w", u.Host, err)
+		return nil, fmt.Errorf("ua: %w", err)
 	}
 	if len(flows) == 0 {
-		return nil, fmt.Errorf("ua: %s: no address to send to", u.Host)
+		return nil, errors.New("ua: no address to send to")
 	}
 	return flows, nil
 }
@@ -293,13 +290,7 @@ func (r *Registrar) Register(ctx context.Context, expires time.Duration) (Regist
 	to.URI.Params, to.URI.Headers = "", ""
 	r.seq++
 	req := sip.NewRequest("REGISTER", r.uri, r.from, to, r.callID, r.seq)
-	if a.Proxy != nil {
-		p := *a.Proxy
-		if !p.Params.Has("lr") {
-			p.Params = p.Params.With("lr", "")
-		}
-		req.Add("Route", "<"+p.String()+">")
-	}
+	a.routeToProxy(req)
 	flows, err := a.nextHop(ctx, req)
 	if err != nil {
 		return Registration{}, err

@@ -46,15 +46,11 @@ type CallOptions struct {
 type Call struct {
 	agent    *Agent
 	dlg      *dialog.Dialog
-	outgoing bool
+	outgoing bool // we sent the INVITE: the Call-ID's owner for §14.1's back-off
 	opts     CallOptions
 	ep       *sdp.Endpoint
 	started  time.Time
 	done     chan struct{}
-	// owner: we sent the INVITE that created the dialog, which decides
-	// the glare back-off (§14.1).
-	owner bool
-
 	// inviteMu makes our own re-INVITEs one at a time.
 	inviteMu sync.Mutex
 	// epMu serialises offer/answer on ep, which is not safe for
@@ -190,9 +186,7 @@ func (c *Call) Hangup(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 64*c.agent.t1())
 		defer cancel()
 	}
-	bye := c.dlg.Request("BYE")
-	bye.Add("User-Agent", userAgent)
-	res, err := c.do(ctx, bye)
+	res, err := c.bye(ctx)
 	if err != nil {
 		return fmt.Errorf("ua: BYE: %w", err)
 	}
@@ -235,6 +229,15 @@ func (c *Call) end(reason string) bool {
 	return true
 }
 
+// bye sends the BYE of a call that has ended (§15.1.1) with the extra
+// headers, and returns its answer.
+func (c *Call) bye(ctx context.Context, hdrs ...sip.Header) (*sip.Message, error) {
+	bye := c.dlg.Request("BYE")
+	bye.Add("User-Agent", userAgent)
+	bye.Headers = append(bye.Headers, hdrs...)
+	return c.do(ctx, bye)
+}
+
 // do sends a request within the dialog (answering one challenge) and
 // keeps the dialog's CSeq past the one the request went out with: a
 // challenged request is sent again with the next number (§22.2).
@@ -274,45 +277,15 @@ func closeConns(cs ...*net.UDPConn) {
 	}
 }
 
-// openRTP binds an RTP socket on an even port of addr and its RTCP
-// socket on the next one (RFC 3550 §11).
-func openRTP(addr netip.Addr) (rtp, rtcp *net.UDPConn, err error) {
-	for range 64 {
-		port := 16384 + 2*rand.IntN(8192)
-		rtp, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port))))
-		if err != nil {
-			continue
-		}
-		rtcp, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port+1))))
-		if err != nil {
-			rtp.Close()
-			continue
-		}
-		return rtp, rtcp, nil
-	}
-	return nil, nil, fmt.Errorf("ua: no free RTP port pair on %s: %w", addr, err)
-}
+// RTP ports are taken from this range (RFC 3550 §11: RTP on an even
+// port, RTCP on the next).
+const rtpPortMin, rtpPortMax = 16384, 32767
 
 // sameMedia reports whether the running session can carry b as it
 // carries a: same codec, telephone-event type and SRTP keys.
 func sameMedia(a, b sdp.Negotiated) bool {
 	return a.Codec.Name == b.Codec.Name && a.DTMF == b.DTMF &&
 		bytes.Equal(a.SendKey, b.SendKey) && bytes.Equal(a.RecvKey, b.RecvKey)
-}
-
-// listenAgain binds the RTP and RTCP ports of rtp again, for a session
-// that replaces the one that had them.
-func listenAgain(rtp netip.AddrPort) (*net.UDPConn, *net.UDPConn, error) {
-	c1, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(rtp))
-	if err != nil {
-		return nil, nil, fmt.Errorf("ua: binding RTP %s again: %w", rtp, err)
-	}
-	c2, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(rtp.Addr(), rtp.Port()+1)))
-	if err != nil {
-		c1.Close()
-		return nil, nil, fmt.Errorf("ua: binding RTCP next to %s again: %w", rtp, err)
-	}
-	return c1, c2, nil
 }
 
 // mediaAddr is where RTP is bound: MediaAddr, or the local address of
@@ -336,7 +309,8 @@ func (c *Call) apply(neg sdp.Negotiated) error {
 		c.sess = nil
 		c.mu.Unlock()
 		old.Close()
-		rtp, rtcp, err := listenAgain(c.ep.Addr)
+		port := int(c.ep.Addr.Port())
+		rtp, rtcp, err := media.ListenPair(c.ep.Addr.Addr(), port, port+1)
 		c.mu.Lock()
 		if err != nil || c.ended {
 			c.mu.Unlock()
@@ -381,14 +355,13 @@ func (c *Call) applyLocked(neg sdp.Negotiated) error {
 	if !ok {
 		return fmt.Errorf("ua: negotiated codec %s is not one we can play", neg.Codec.Name)
 	}
-	onDTMF := c.opts.OnDTMF
 	s, err := media.Start(media.Config{
 		Conn: c.rtp, RTCPConn: c.rtcp,
 		Remote: neg.Remote, RemoteRTCP: neg.RemoteRTCP,
 		Codec: codec, DTMFType: neg.DTMF,
 		SendKey: neg.SendKey, RecvKey: neg.RecvKey,
 		Source: c.opts.Source, Sink: c.opts.Sink,
-		OnDTMF: onDTMF,
+		OnDTMF: c.opts.OnDTMF,
 		Logger: c.agent.Logger,
 	})
 	if err != nil {
@@ -429,11 +402,11 @@ func (a *Agent) Call(ctx context.Context, target sip.URI, opts CallOptions) (*Ca
 		return nil, nil, err
 	}
 	local, _ := a.Server.LocalAddr(flows[0])
-	rtp, rtcp, err := openRTP(a.mediaAddr(local.Addr()))
+	rtp, rtcp, err := media.ListenPair(a.mediaAddr(local.Addr()), rtpPortMin, rtpPortMax)
 	if err != nil {
 		return nil, nil, err
 	}
-	ep := &sdp.Endpoint{Addr: netip.MustParseAddrPort(rtp.LocalAddr().String()), DTMF: 101,
+	ep := &sdp.Endpoint{Addr: rtp.LocalAddr().(*net.UDPAddr).AddrPort(), DTMF: 101,
 		SRTP: a.SRTP || secure, Username: a.AOR.User}
 	offer, err := ep.Offer(sdp.SendRecv)
 	if err != nil {
@@ -448,8 +421,8 @@ func (a *Agent) Call(ctx context.Context, target sip.URI, opts CallOptions) (*Ca
 	}
 	req.Add("Content-Type", "application/sdp")
 	req.Body = offer
-	c := &Call{agent: a, outgoing: true, owner: true, opts: opts, ep: ep, done: make(chan struct{}), rtp: rtp, rtcp: rtcp}
-	res, sent, err := a.invite(ctx, req, flows, c, opts.OnProgress)
+	c := &Call{agent: a, outgoing: true, opts: opts, ep: ep, done: make(chan struct{}), rtp: rtp, rtcp: rtcp}
+	res, sent, err := a.invite(ctx, req, flows, c)
 	if err != nil || res.StatusCode/100 != 2 {
 		c.discard()
 		return nil, res, err
@@ -495,7 +468,7 @@ func (c *Call) established(ctx context.Context, inv, res *sip.Message) error {
 		c.Hangup(ctx)
 		return fmt.Errorf("ua: the answer cannot be used: %w", nerr)
 	}
-	c.sessionTimer(inv, res, true)
+	c.sessionTimer(res, true)
 	if a.OnCall != nil {
 		a.OnCall(c)
 	}
@@ -553,16 +526,12 @@ func (c *Call) badAnswer(ctx context.Context, inv, res *sip.Message, why string)
 				ack.Add("Route", r.String())
 			}
 		}
-		if flows, err := c.agent.nextHop(ctx, ack); err == nil {
-			ack.Prepend("Via", "SIP/2.0/"+flows[0].Proto+" invalid;branch="+sip.NewBranch()+";rport")
-			c.agent.Server.SendStateless(ack, flows[0])
-		}
+		c.agent.sendACK(ctx, ack)
 		return
 	}
 	tmp := &Call{agent: c.agent, dlg: d, done: make(chan struct{})}
 	tmp.sendACK(ctx, inv, res)
-	bye := d.Request("BYE")
-	c.agent.client().Do(ctx, bye)
+	tmp.bye(ctx)
 }
 
 // sendACK sends the ACK for a 2xx to inv (§13.2.2.4) and keeps it for the
@@ -580,18 +549,28 @@ func (c *Call) sendACK(ctx context.Context, inv, res *sip.Message) {
 			ack.Add(name, v)
 		}
 	}
-	flows, err := c.agent.nextHop(ctx, ack)
+	flow, ok := c.agent.sendACK(ctx, ack)
+	if ok {
+		c.mu.Lock()
+		c.lastACK, c.lastACKFlow = ack, flow
+		c.mu.Unlock()
+	}
+}
+
+// sendACK sends an ACK for a 2xx without a transaction (§17.1: the ACK
+// of a 2xx is its own request) toward its next hop, with a Via of its
+// own, and returns where it went; ok is false when it could not be sent.
+func (a *Agent) sendACK(ctx context.Context, ack *sip.Message) (stack.Flow, bool) {
+	flows, err := a.nextHop(ctx, ack)
 	if err != nil {
-		c.agent.log().Warn("ua: cannot send the ACK", "err", err)
-		return
+		a.log().Warn("ua: cannot send the ACK", "err", err)
+		return stack.Flow{}, false
 	}
 	ack.Prepend("Via", "SIP/2.0/"+flows[0].Proto+" invalid;branch="+sip.NewBranch()+";rport")
-	c.mu.Lock()
-	c.lastACK, c.lastACKFlow = ack, flows[0]
-	c.mu.Unlock()
-	if err := c.agent.Server.SendStateless(ack, flows[0]); err != nil {
-		c.agent.log().Warn("ua: sending the ACK", "err", err)
+	if err := a.Server.SendStateless(ack, flows[0]); err != nil {
+		a.log().Warn("ua: sending the ACK", "err", err)
 	}
+	return flows[0], true
 }
 
 // resendACK answers a retransmitted 2xx with the ACK already sent.
@@ -608,9 +587,9 @@ func (c *Call) resendACK() {
 // and returns its final response and the request as last sent (with
 // credentials after a challenge). A 2xx retransmitted later is ACKed
 // again, one from another fork is ACKed and ended (§13.2.2.4).
-func (a *Agent) invite(ctx context.Context, req *sip.Message, flows []stack.Flow, c *Call, onProgress func(*sip.Message)) (*sip.Message, *sip.Message, error) {
+func (a *Agent) invite(ctx context.Context, req *sip.Message, flows []stack.Flow, c *Call) (*sip.Message, *sip.Message, error) {
 	for attempt := 0; ; attempt++ {
-		res, err := a.inviteOnce(ctx, req, flows, c, onProgress)
+		res, err := a.inviteOnce(ctx, req, flows, c)
 		if err != nil {
 			return nil, req, err
 		}
@@ -627,7 +606,7 @@ func (a *Agent) invite(ctx context.Context, req *sip.Message, flows []stack.Flow
 	}
 }
 
-func (a *Agent) inviteOnce(ctx context.Context, req *sip.Message, flows []stack.Flow, c *Call, onProgress func(*sip.Message)) (*sip.Message, error) {
+func (a *Agent) inviteOnce(ctx context.Context, req *sip.Message, flows []stack.Flow, c *Call) (*sip.Message, error) {
 	final := make(chan *sip.Message, 1)
 	var mu sync.Mutex
 	firstTag := ""          // To tag of the first 2xx; guarded by mu
@@ -636,9 +615,9 @@ func (a *Agent) inviteOnce(ctx context.Context, req *sip.Message, flows []stack.
 		if res.StatusCode < 200 {
 			if initial && res.StatusCode > 100 {
 				c.early(res)
-			}
-			if onProgress != nil && res.StatusCode > 100 {
-				onProgress(res)
+				if c.opts.OnProgress != nil {
+					c.opts.OnProgress(res)
+				}
 			}
 			return
 		}
@@ -755,7 +734,7 @@ func (c *Call) reinvite(ctx context.Context, hold bool) error {
 			// (§14.2: the peer's last offer is still open) as long as
 			// it asks, ten seconds at most.
 			wait := time.Duration(rand.IntN(201)) * 10 * time.Millisecond
-			if c.owner {
+			if c.outgoing {
 				wait = 2100*time.Millisecond + time.Duration(rand.IntN(191))*10*time.Millisecond
 			}
 			if code == 500 {
@@ -840,7 +819,7 @@ func (c *Call) reinviteOnce(ctx context.Context, hold bool) (int, time.Duration,
 	if err := c.apply(neg); err != nil {
 		return 0, -1, err
 	}
-	c.sessionTimer(sent, res, true)
+	c.sessionTimer(res, true)
 	return res.StatusCode, -1, nil
 }
 
@@ -875,7 +854,7 @@ func (c *Call) sendReinvite(ctx context.Context, body []byte) (*sip.Message, *si
 	req.Add("User-Agent", userAgent)
 	req.Add("Content-Type", "application/sdp")
 	req.Body = body
-	return a.invite(ctx, req, flows, c, nil)
+	return a.invite(ctx, req, flows, c)
 }
 
 // sessionTimer sets the session timer from the Session-Expires of a 2xx
@@ -883,9 +862,8 @@ func (c *Call) sendReinvite(ctx context.Context, body []byte) (*sip.Message, *si
 // the refresher re-INVITEs at half the interval, the other side sends BYE
 // when no refresh came before the interval (less a third, at most 32 s)
 // ran out (§10).
-func (c *Call) sessionTimer(req, res *sip.Message, weAreUAC bool) {
-	se := res.Get("Session-Expires")
-	if se == "" {
+func (c *Call) sessionTimer(res *sip.Message, weAreUAC bool) {
+	if res.Get("Session-Expires") == "" {
 		c.mu.Lock()
 		if c.timer != nil {
 			c.timer.Stop()
@@ -894,13 +872,11 @@ func (c *Call) sessionTimer(req, res *sip.Message, weAreUAC bool) {
 		c.mu.Unlock()
 		return
 	}
-	secs, params, _ := strings.Cut(se, ";")
-	n, err := strconv.Atoi(strings.TrimSpace(secs))
-	if err != nil || n <= 0 {
+	interval, params := sessionExpires(res)
+	if interval == 0 {
 		return
 	}
-	interval := time.Duration(n) * time.Second
-	who := sip.Params(strings.TrimSpace(params)).Value("refresher")
+	who := params.Value("refresher")
 	if who == "" {
 		who = "uas" // §7.2 leaves it to the UAS; without one the UAS refreshes
 	}
@@ -921,12 +897,9 @@ func (c *Call) sessionTimer(req, res *sip.Message, weAreUAC bool) {
 	c.timer = time.AfterFunc(interval-min(32*time.Second, interval/3), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 64*c.agent.t1())
 		defer cancel()
-		if !c.end("session expired") {
-			return
+		if c.end("session expired") {
+			c.bye(ctx, sip.NewHeader("Reason", `SIP;cause=408;text="Session expired"`))
 		}
-		bye := c.dlg.Request("BYE")
-		bye.Add("Reason", `SIP;cause=408;text="Session expired"`)
-		c.do(ctx, bye)
 	})
 }
 
@@ -972,9 +945,8 @@ func (a *Agent) serveInvite(ctx context.Context, tx *stack.Tx, req *sip.Message)
 		return
 	}
 	// RFC 4028 §8.1: too short an interval is refused with our minimum.
-	se, seParams := sessionExpires(req)
-	if se > 0 && se < a.minSE() {
-		tx.Reply(422, "", sip.NewHeader("Min-SE", strconv.Itoa(int(a.minSE()/time.Second))))
+	se, seParams, ok := a.checkSessionExpires(tx, req)
+	if !ok {
 		return
 	}
 	code, opts := 200, CallOptions{}
@@ -1006,13 +978,13 @@ func (a *Agent) serveInvite(ctx context.Context, tx *stack.Tx, req *sip.Message)
 			local = l.Addr()
 		}
 	}
-	rtp, rtcp, err := openRTP(a.mediaAddr(local))
+	rtp, rtcp, err := media.ListenPair(a.mediaAddr(local), rtpPortMin, rtpPortMax)
 	if err != nil {
 		a.log().Warn("ua: no RTP port for an incoming call", "err", err)
 		tx.Reply(500, "No RTP port")
 		return
 	}
-	ep := &sdp.Endpoint{Addr: netip.MustParseAddrPort(rtp.LocalAddr().String()), DTMF: 101, SRTP: srtp, Username: a.AOR.User}
+	ep := &sdp.Endpoint{Addr: rtp.LocalAddr().(*net.UDPAddr).AddrPort(), DTMF: 101, SRTP: srtp, Username: a.AOR.User}
 	var body []byte
 	var neg sdp.Negotiated
 	if len(offer) > 0 {
@@ -1073,11 +1045,22 @@ func (a *Agent) serveInvite(ctx context.Context, tx *stack.Tx, req *sip.Message)
 			a.log().Warn("ua: starting media", "err", err)
 		}
 	}
-	c.sessionTimer(req, res, false)
+	c.sessionTimer(res, false)
 	go c.awaitACK(p)
 	if a.OnCall != nil {
 		go a.OnCall(c)
 	}
+}
+
+// checkSessionExpires reads req's Session-Expires and answers 422 with
+// our Min-SE when it is shorter (RFC 4028 §8.1); ok is false then.
+func (a *Agent) checkSessionExpires(tx *stack.Tx, req *sip.Message) (time.Duration, sip.Params, bool) {
+	se, params := sessionExpires(req)
+	if se > 0 && se < a.minSE() {
+		tx.Reply(422, "", sip.NewHeader("Min-SE", strconv.Itoa(int(a.minSE()/time.Second))))
+		return 0, "", false
+	}
+	return se, params, true
 }
 
 // minSE is the smallest session interval the Agent accepts (RFC 4028
@@ -1089,9 +1072,10 @@ func (a *Agent) minSE() time.Duration {
 	return 90 * time.Second
 }
 
-// sessionExpires reads a request's Session-Expires (RFC 4028 §4).
-func sessionExpires(req *sip.Message) (time.Duration, sip.Params) {
-	v := req.Get("Session-Expires")
+// sessionExpires reads a message's Session-Expires (RFC 4028 §4): the
+// interval (0 when absent or invalid) and its parameters.
+func sessionExpires(m *sip.Message) (time.Duration, sip.Params) {
+	v := m.Get("Session-Expires")
 	if v == "" {
 		return 0, ""
 	}
@@ -1158,11 +1142,9 @@ func (c *Call) awaitACK(p *pendingACK) {
 	ctx, cancel := context.WithTimeout(context.Background(), 64*c.agent.t1())
 	defer cancel()
 	c.agent.log().Warn("ua: no ACK for our 2xx; ending the call", "call-id", c.dlg.ID().CallID)
-	if !c.end("no ACK") {
-		return
+	if c.end("no ACK") {
+		c.bye(ctx)
 	}
-	bye := c.dlg.Request("BYE")
-	c.do(ctx, bye)
 }
 
 // serveACK takes the ACK for a 2xx we sent (§13.3.1.4), with the answer
@@ -1279,9 +1261,8 @@ func (c *Call) serveReinvite(tx *stack.Tx, req *sip.Message) {
 		c.answering = false
 		c.mu.Unlock()
 	}()
-	se, seParams := sessionExpires(req)
-	if se > 0 && se < c.agent.minSE() {
-		tx.Reply(422, "", sip.NewHeader("Min-SE", strconv.Itoa(int(c.agent.minSE()/time.Second))))
+	se, seParams, ok := c.agent.checkSessionExpires(tx, req)
+	if !ok {
 		return
 	}
 	contact, err := c.agent.contact(tx.Flow(), c.dlg.Secure())
@@ -1320,7 +1301,7 @@ func (c *Call) serveReinvite(tx *stack.Tx, req *sip.Message) {
 	if len(req.Body) > 0 {
 		c.apply(neg)
 	}
-	c.sessionTimer(req, res, false)
+	c.sessionTimer(res, false)
 	go c.awaitACK(np)
 }
 
@@ -1341,9 +1322,8 @@ func (c *Call) serveUpdate(tx *stack.Tx, req *sip.Message) {
 			return
 		}
 	}
-	se, seParams := sessionExpires(req)
-	if se > 0 && se < c.agent.minSE() {
-		tx.Reply(422, "", sip.NewHeader("Min-SE", strconv.Itoa(int(c.agent.minSE()/time.Second))))
+	se, seParams, ok := c.agent.checkSessionExpires(tx, req)
+	if !ok {
 		return
 	}
 	res := sip.NewResponse(req, 200, "")
@@ -1376,7 +1356,7 @@ func (c *Call) serveUpdate(tx *stack.Tx, req *sip.Message) {
 	if len(req.Body) > 0 {
 		c.apply(neg)
 	}
-	c.sessionTimer(req, res, false)
+	c.sessionTimer(res, false)
 }
 
 // serveInfo takes SIP INFO DTMF (application/dtmf-relay, "Signal=5"),
