@@ -74,6 +74,7 @@ type Call struct {
 	reported    [2]bool       // hold state last given to OnHoldChange; guarded by mu
 	mediaOn     bool          // a session has been started; guarded by mu
 	ended       bool          // guarded by mu
+	endedAt     time.Time     // guarded by mu
 	reason      string        // guarded by mu
 	stats       media.Stats   // final stats once ended; guarded by mu
 	timer       *time.Timer   // session timer (RFC 4028); guarded by mu
@@ -128,7 +129,14 @@ func (c *Call) Negotiated() sdp.Negotiated {
 }
 
 // Duration returns how long the call has been (or was) established.
-func (c *Call) Duration() time.Duration { return time.Since(c.started) }
+func (c *Call) Duration() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return c.endedAt.Sub(c.started)
+	}
+	return time.Since(c.started)
+}
 
 // Stats returns the RTP statistics: live during the call, final after.
 func (c *Call) Stats() media.Stats {
@@ -205,7 +213,7 @@ func (c *Call) end(reason string) bool {
 		c.mu.Unlock()
 		return false
 	}
-	c.ended, c.reason = true, reason
+	c.ended, c.reason, c.endedAt = true, reason, time.Now()
 	if c.timer != nil {
 		c.timer.Stop()
 	}
