@@ -89,21 +89,12 @@ func (c Codec) Encode(dst []byte, pcm []int16) []byte {
 // per byte) to dst and returns the extended slice. An unknown codec appends
 // nothing.
 func (c Codec) Decode(dst []int16, payload []byte) []int16 {
-	var table *[256]int16
-	switch c {
-	case PCMU:
-		table = &ulawTable
-	case PCMA:
-		table = &alawTable
-	default:
+	if c != PCMU && c != PCMA {
 		return dst
 	}
 	n := len(dst)
 	dst = growSamples(dst, len(payload))
-	out := dst[n:]
-	for i, b := range payload {
-		out[i] = table[b]
-	}
+	c.decodeInto(dst[n:], payload)
 	return dst
 }
 

@@ -440,7 +440,7 @@ func ListenPair(ip netip.Addr, portMin, portMax int) (rtp, rtcp *net.UDPConn, er
 			return nil, nil, false
 		}
 		p := a.LocalAddr().(*net.UDPAddr).Port
-		if p%2 != 0 || p == 65535 {
+		if p%2 != 0 {
 			a.Close()
 			return nil, nil, false
 		}

@@ -976,7 +976,8 @@ func (a *Agent) serveInvite(ctx context.Context, tx *stack.Tx, req *sip.Message)
 	offer := req.Body
 	srtp := a.SRTP || req.RequestURI.IsSecure()
 	if len(offer) > 0 {
-		if d, err := sdp.Parse(offer); err == nil && d.Audio.Proto == "RTP/SAVP" {
+		// The same transports the sdp package takes as SRTP (RFC 4568 §3.2).
+		if d, err := sdp.Parse(offer); err == nil && (strings.EqualFold(d.Audio.Proto, "RTP/SAVP") || strings.EqualFold(d.Audio.Proto, "RTP/SAVPF")) {
 			srtp = true
 		}
 	}
